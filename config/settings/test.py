@@ -1,0 +1,22 @@
+"""Tests: base settings, with jobs run at once, fast hashing and mail kept in memory.
+
+PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (CI sets both), SQLite and local memory otherwise.
+"""
+
+from .base import *  # noqa: F403
+from .base import CACHES, HUEY, REDIS_URL, VAR_DIR
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+HUEY = {**HUEY, "immediate": True}
+if REDIS_URL:
+    CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "mm-test"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+MEDIA_ROOT = VAR_DIR / "test-media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"handlers": [], "level": "WARNING"}}

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+
+from config.api import api
+from modelmarket.core import views as core_views
+from modelmarket.ops import views as ops_views
+
+admin.site.site_header = "ModelMarket staff"
+admin.site.site_title = "ModelMarket staff"
+
+urlpatterns = [
+    path("", include("modelmarket.core.urls")),
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("modelmarket.accounts.urls")),
+    path("api/v1/", api.urls),
+    path("api/docs", core_views.api_docs, name="api_docs"),
+]
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler404 = "modelmarket.core.views.page_not_found"
+handler500 = "modelmarket.core.views.server_error"

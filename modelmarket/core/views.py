@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from ninja.openapi.docs import Swagger
+
+from config.api import api
+
+
+def home(request: HttpRequest) -> TemplateResponse:
+    return TemplateResponse(request, "core/home.html")
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """Interactive docs for /api/v1/, served from our own static files (no CDN)."""
+    return Swagger().render_page(request, api)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return TemplateResponse(request, "404.html", status=404).render()
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # No context processors that touch the database: this page must render while the database is down.
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("500.html").render({}), status=500)
