@@ -239,51 +239,56 @@ SOCIALACCOUNT_PROVIDERS.setdefault("github", {})["SCOPE"] = ["user:email"]
 # --- Email ------------------------------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ModelMarket <no-reply@modelmarket.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_FILE_PATH = VAR_DIR / "mail"
-EMAIL_TIMEOUT = 10
+MAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "smtps": "django.core.mail.backends.smtp.EmailBackend",
+}
 
 
-def email_settings_from_url(url: str) -> dict[str, object]:
-    """`smtp://user:pass@host:587?tls=1`, `smtps://...`, `console://`, `file:///path` or `locmem://`."""
+def mailer_from_url(url: str) -> dict[str, object]:
+    """`smtp://user:pass@host:587?tls=1`, `smtps://user:pass@host`, `console://`, `file:///path` or `locmem://`."""
     parts = urlsplit(url)
-    backends = {
-        "console": "django.core.mail.backends.console.EmailBackend",
-        "file": "django.core.mail.backends.filebased.EmailBackend",
-        "locmem": "django.core.mail.backends.locmem.EmailBackend",
-        "smtp": "django.core.mail.backends.smtp.EmailBackend",
-        "smtps": "django.core.mail.backends.smtp.EmailBackend",
-    }
-    if parts.scheme not in backends:
-        raise ValueError(f"EMAIL_URL scheme must be one of {sorted(backends)}")
-    options: dict[str, object] = {"EMAIL_BACKEND": backends[parts.scheme]}
+    if parts.scheme not in MAIL_BACKENDS:
+        raise ValueError(f"EMAIL_URL scheme must be one of {sorted(MAIL_BACKENDS)}")
+    options: dict[str, object] = {}
     if parts.scheme == "file":
-        options["EMAIL_FILE_PATH"] = parts.path
+        options["file_path"] = parts.path
     if parts.scheme.startswith("smtp"):
-        query = parse_qs(parts.query)
-        options.update(
-            EMAIL_HOST=parts.hostname or "localhost",
-            EMAIL_PORT=parts.port or (465 if parts.scheme == "smtps" else 25),
-            EMAIL_HOST_USER=unquote(parts.username or ""),
-            EMAIL_HOST_PASSWORD=unquote(parts.password or ""),
-            EMAIL_USE_SSL=parts.scheme == "smtps",
-            EMAIL_USE_TLS=query.get("tls", ["0"])[0] in {"1", "true"},
-        )
-    return options
+        options = {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or (465 if parts.scheme == "smtps" else 25),
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_ssl": parts.scheme == "smtps",
+            "use_tls": parse_qs(parts.query).get("tls", ["0"])[0] in {"1", "true"},
+            "timeout": 10,
+        }
+    return {"BACKEND": MAIL_BACKENDS[parts.scheme], "OPTIONS": options}
 
 
 EMAIL_URL = os.environ.get("EMAIL_URL", "")
 if EMAIL_URL:
-    globals().update(email_settings_from_url(EMAIL_URL))
+    MAILERS = {"default": mailer_from_url(EMAIL_URL)}
 elif os.environ.get("EMAIL_HOST"):
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = os.environ["EMAIL_HOST"]
-    EMAIL_PORT = env_int("EMAIL_PORT", 587)
-    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    MAILERS = {
+        "default": {
+            "BACKEND": MAIL_BACKENDS["smtp"],
+            "OPTIONS": {
+                "host": os.environ["EMAIL_HOST"],
+                "port": env_int("EMAIL_PORT", 587),
+                "username": os.environ.get("EMAIL_HOST_USER", ""),
+                "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "timeout": 10,
+            },
+        }
+    }
 else:
     # Development mail lands in var/mail/ as files a person can open.
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    MAILERS = {"default": {"BACKEND": MAIL_BACKENDS["file"], "OPTIONS": {"file_path": str(VAR_DIR / "mail")}}}
 
 # --- Files ------------------------------------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))

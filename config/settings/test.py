@@ -4,11 +4,11 @@ PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (CI sets bot
 """
 
 from .base import *  # noqa: F403
-from .base import CACHES, HUEY, REDIS_URL, VAR_DIR
+from .base import CACHES, HUEY, REDIS_URL, STATIC_ROOT, VAR_DIR
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 HUEY = {**HUEY, "immediate": True}
 if REDIS_URL:
     CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "mm-test"}}
@@ -20,3 +20,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"handlers": [], "level": "WARNING"}}
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request when it is missing

@@ -63,7 +63,7 @@ def list_keys(
 ) -> dict[str, object]:
     page = paginate(selectors.api_key_list(user=_user(request)), order_field="created_at", cursor=cursor, limit=limit)
     add_next_link(request, response, page.next_cursor)
-    return {"items": [_key_out(key) for key in page.items], "next_cursor": page.next_cursor}
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.post("/keys", response={201: ApiKeyCreatedOut, **ERRORS}, auth=api_auth(ApiKeyScope.MANAGE))
@@ -80,14 +80,14 @@ def create_key(
 
 
 @router.get("/keys/{key_id}", response={200: ApiKeyOut, **ERRORS}, auth=api_auth(ApiKeyScope.READ))
-def get_key(request: HttpRequest, key_id: int) -> dict[str, object]:
-    return _key_out(selectors.api_key_get(user=_user(request), key_id=key_id))
+def get_key(request: HttpRequest, key_id: int) -> ApiKey:
+    return selectors.api_key_get(user=_user(request), key_id=key_id)
 
 
 @router.delete("/keys/{key_id}", response={200: ApiKeyOut, **ERRORS}, auth=api_auth(ApiKeyScope.MANAGE))
-def revoke_key(request: HttpRequest, key_id: int) -> dict[str, object]:
+def revoke_key(request: HttpRequest, key_id: int) -> ApiKey:
     """Revoke a key. It stops working at once; revoking twice is harmless."""
-    return _key_out(services.api_key_revoke(user=_user(request), key_id=key_id))
+    return services.api_key_revoke(user=_user(request), key_id=key_id)
 
 
 @router.get("/creator-profile", response={200: CreatorProfileOut, **ERRORS}, auth=api_auth(ApiKeyScope.READ))

@@ -1,0 +1,82 @@
+"""Shared fixtures. PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set; SQLite and local memory
+otherwise. Tests that need one of them skip with the reason when it is not configured."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from modelmarket.accounts.models import User
+from modelmarket.accounts.services import api_key_create
+from modelmarket.accounts.tests.factories import make_user
+
+requires_postgres = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs PostgreSQL: set DATABASE_URL=postgres://... (.ci/run does)",
+)
+requires_redis = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL=redis://... (.ci/run does)"
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_limits() -> Iterator[None]:
+    """Each test starts with an empty cache and fresh rate-limit windows (Redis keeps state across tests)."""
+    cache.clear()
+    if os.environ.get("REDIS_URL"):
+        from modelmarket.core.redis import redis_client
+
+        for key in redis_client().scan_iter("mm:rl:*"):
+            redis_client().delete(key)
+    yield
+
+
+@pytest.fixture
+def buyer(db: Any) -> User:
+    return make_user("buyer")
+
+
+@pytest.fixture
+def creator(db: Any) -> User:
+    return make_user("creator")
+
+
+@pytest.fixture
+def moderator(db: Any) -> User:
+    return make_user("moderator")
+
+
+@pytest.fixture
+def admin_user(db: Any) -> User:
+    return make_user("admin")
+
+
+class ApiClient(Client):
+    """A test client that sends JSON and an API key."""
+
+    def __init__(self, key: str | None = None, **defaults: Any) -> None:
+        if key:
+            defaults["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        super().__init__(**defaults)
+
+
+@pytest.fixture
+def api_key_for() -> Any:
+    def make(user: User, scopes: tuple[str, ...] = ("inference", "read", "manage"), **kwargs: Any) -> str:
+        _, raw = api_key_create(user=user, name="test key", scopes=list(scopes), **kwargs)
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(api_key_for: Any) -> Any:
+    def make(user: User, scopes: tuple[str, ...] = ("inference", "read", "manage")) -> ApiClient:
+        return ApiClient(api_key_for(user, scopes))
+
+    return make
