@@ -47,9 +47,12 @@ def api_key_create(
     requests_per_minute: int | None = None,
     spend_cap_minor: int | None = None,
     spend_cap_currency: str = "",
+    by_operator: bool = False,
 ) -> tuple[ApiKey, str]:
-    """Create a key for `user` and return it with the full secret, which is never stored and never shown again."""
-    if not user_email_is_verified(user):
+    """Create a key for `user` and return it with the full secret, which is never stored and never shown again.
+
+    People need a verified email first; `by_operator=True` (the `create_api_key` command) skips that check."""
+    if not by_operator and not user_email_is_verified(user):
         raise PermissionDenied("Verify your email address before creating API keys.", code="email_not_verified")
     name = name.strip()
     if not name:
