@@ -4,7 +4,6 @@ otherwise. Tests that need one of them skip with the reason when it is not confi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ requires_redis = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache_and_limits() -> Iterator[None]:
+def _fresh_cache_and_limits() -> None:
     """Each test starts with an empty cache and fresh rate-limit windows (Redis keeps state across tests)."""
     cache.clear()
     if os.environ.get("REDIS_URL"):
@@ -33,7 +32,6 @@ def _fresh_cache_and_limits() -> Iterator[None]:
 
         for key in redis_client().scan_iter("mm:rl:*"):
             redis_client().delete(key)
-    yield
 
 
 @pytest.fixture

@@ -64,8 +64,11 @@ def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpRes
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
-        {"location": [str(part) for part in error.get("loc", [])], "message": error.get("msg", ""),
-         "type": error.get("type", "")}
+        {
+            "location": [str(part) for part in error.get("loc", [])],
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
         for error in exc.errors
     ]
     return render_error(request, ValidationFailed(details={"errors": errors}))
@@ -80,8 +83,10 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, ApplicationError):  # raised inside ninja's own parsing, e.g. malformed JSON
         return render_error(request, exc.__cause__)
-    code = "csrf_failed" if "CSRF" in exc.message else {400: "bad_request", 403: "permission_denied"}.get(
-        exc.status_code, "error"
+    code = (
+        "csrf_failed"
+        if "CSRF" in exc.message
+        else {400: "bad_request", 403: "permission_denied"}.get(exc.status_code, "error")
     )
     return render_error(request, ApplicationError(exc.message, code=code, status_code=exc.status_code))
 

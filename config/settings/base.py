@@ -131,7 +131,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "modelmarket.sqlite3",
+            "NAME": str(VAR_DIR / "modelmarket.sqlite3"),
             "OPTIONS": {
                 # WAL lets readers proceed while one writer writes; IMMEDIATE takes the write lock at BEGIN so two
                 # writers queue on the busy timeout instead of failing with "database is locked" mid-transaction.

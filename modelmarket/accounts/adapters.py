@@ -19,4 +19,3 @@ class AccountAdapter(DefaultAccountAdapter):
             {"request": request, "email": email, "current_site": get_current_site(request), **context},
         )
         email_enqueue(message)
-

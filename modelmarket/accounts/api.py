@@ -30,7 +30,7 @@ ERRORS = ERROR_RESPONSES
 
 
 def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
+    return request.auth  # type: ignore[attr-defined]
 
 
 def _key_out(key: ApiKey) -> dict[str, object]:
@@ -61,14 +61,18 @@ def me(request: HttpRequest) -> dict[str, object]:
 def list_keys(
     request: HttpRequest, response: HttpResponse, cursor: str | None = None, limit: int = 20
 ) -> dict[str, object]:
-    page = paginate(selectors.api_key_list(user=_user(request)), order_field="created_at", cursor=cursor, limit=limit)
+    page = paginate(
+        selectors.api_key_list(user=_user(request)), order_field="created_at", cursor=cursor, limit=limit
+    )
     add_next_link(request, response, page.next_cursor)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.post("/keys", response={201: ApiKeyCreatedOut, **ERRORS}, auth=api_auth(ApiKeyScope.MANAGE))
 def create_key(
-    request: HttpRequest, payload: ApiKeyIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")
+    request: HttpRequest,
+    payload: ApiKeyIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> JsonResponse:
     """Create an API key. The full key is in this response only. Send an `Idempotency-Key` to retry safely."""
 
@@ -98,7 +102,9 @@ def get_creator_profile(request: HttpRequest) -> CreatorProfile:
     return profile
 
 
-@router.put("/creator-profile", response={200: CreatorProfileOut, **ERRORS}, auth=api_auth(ApiKeyScope.MANAGE))
+@router.put(
+    "/creator-profile", response={200: CreatorProfileOut, **ERRORS}, auth=api_auth(ApiKeyScope.MANAGE)
+)
 def apply_as_creator(request: HttpRequest, payload: CreatorProfileIn) -> CreatorProfile:
     """Apply to become a creator, or edit the application. Staff verify it."""
     return services.creator_profile_apply(user=_user(request), **payload.model_dump())
@@ -133,7 +139,9 @@ def list_creator_applications(
     auth=api_auth(ApiKeyScope.MANAGE),
     tags=["staff"],
 )
-def review_creator_application(request: HttpRequest, profile_id: int, payload: CreatorReviewIn) -> dict[str, object]:
+def review_creator_application(
+    request: HttpRequest, profile_id: int, payload: CreatorReviewIn
+) -> dict[str, object]:
     profile = services.creator_profile_review(
         actor=_user(request), profile_id=profile_id, approve=payload.approve, note=payload.note
     )

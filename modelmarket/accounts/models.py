@@ -42,7 +42,9 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=80, blank=True)
     bio = models.TextField(max_length=2000, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True)
-    links = models.JSONField(default=list, blank=True, help_text="Up to five https:// links shown on the profile.")
+    links = models.JSONField(
+        default=list, blank=True, help_text="Up to five https:// links shown on the profile."
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -69,7 +71,9 @@ class CreatorProfile(TimestampedModel):
         VERIFIED = "verified", "Verified"
         REJECTED = "rejected", "Rejected"
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="creator_profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="creator_profile"
+    )
     display_name = models.CharField(max_length=80)
     bio = models.TextField(max_length=4000)
     website = models.URLField(blank=True)
@@ -105,7 +109,9 @@ class ApiKey(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, help_text="The key's first characters, shown so it can be recognised.")
+    prefix = models.CharField(
+        max_length=16, help_text="The key's first characters, shown so it can be recognised."
+    )
     key_sha256 = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list)
     requests_per_minute = models.PositiveIntegerField(null=True, blank=True)

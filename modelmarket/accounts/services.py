@@ -53,7 +53,9 @@ def api_key_create(
 
     People need a verified email first; `by_operator=True` (the `create_api_key` command) skips that check."""
     if not by_operator and not user_email_is_verified(user):
-        raise PermissionDenied("Verify your email address before creating API keys.", code="email_not_verified")
+        raise PermissionDenied(
+            "Verify your email address before creating API keys.", code="email_not_verified"
+        )
     name = name.strip()
     if not name:
         raise BadRequest("Give the key a name.", code="invalid_name")
@@ -73,7 +75,9 @@ def api_key_create(
         User.objects.select_for_update().filter(pk=user.pk).first()
         active = ApiKey.objects.filter(user=user, revoked_at__isnull=True).count()
         if active >= MAX_ACTIVE_KEYS_PER_USER:
-            raise Conflict(f"At most {MAX_ACTIVE_KEYS_PER_USER} active keys per account.", code="too_many_keys")
+            raise Conflict(
+                f"At most {MAX_ACTIVE_KEYS_PER_USER} active keys per account.", code="too_many_keys"
+            )
         raw_key = settings.API_KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey.objects.create(
             user=user,
@@ -129,7 +133,7 @@ def user_profile_update(
         if thumbnail is not None:
             user.avatar.save(f"{user.pk}-{secrets.token_hex(6)}.png", thumbnail, save=False)
         elif remove_avatar:
-            user.avatar = None  # type: ignore[assignment]
+            user.avatar = None
         user.save(update_fields=["display_name", "bio", "links", "avatar"])
     if old_avatar:
         storage = user.avatar.storage

@@ -21,10 +21,14 @@ def square_thumbnail(upload: UploadedFile, *, size_px: int, max_bytes: int) -> C
     Raises BadRequest for anything that is not a JPEG, PNG, WebP or GIF image, and PayloadTooLarge past `max_bytes`
     or past MAX_SOURCE_PIXELS (a decompression bomb)."""
     if upload.size is not None and upload.size > max_bytes:
-        raise PayloadTooLarge(f"Images may be at most {max_bytes // (1024 * 1024)} MB.", code="image_too_large")
+        raise PayloadTooLarge(
+            f"Images may be at most {max_bytes // (1024 * 1024)} MB.", code="image_too_large"
+        )
     data = upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"Images may be at most {max_bytes // (1024 * 1024)} MB.", code="image_too_large")
+        raise PayloadTooLarge(
+            f"Images may be at most {max_bytes // (1024 * 1024)} MB.", code="image_too_large"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -39,10 +43,17 @@ def square_thumbnail(upload: UploadedFile, *, size_px: int, max_bytes: int) -> C
                 image.seek(0)
                 upright = ImageOps.exif_transpose(image).convert("RGBA")
                 thumbnail = ImageOps.fit(upright, (size_px, size_px), Image.Resampling.LANCZOS)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+    ) as exc:
         raise BadRequest("The file is not a readable image.", code="invalid_image") from exc
     clean = Image.new("RGBA", thumbnail.size)
-    clean.paste(thumbnail)  # a fresh image carries no info dict, so nothing of the original's metadata survives
+    clean.paste(
+        thumbnail
+    )  # a fresh image carries no info dict, so nothing of the original's metadata survives
     output = io.BytesIO()
     clean.save(output, format="PNG", optimize=True)
     return ContentFile(output.getvalue(), name="avatar.png")

@@ -25,8 +25,13 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["owner", "scope", "key"], name="idempotency_unique_owner_scope_key")
+            models.UniqueConstraint(
+                fields=["owner", "scope", "key"], name="idempotency_unique_owner_scope_key"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.scope} {self.key}"
 
 
 class RateLimitCounter(models.Model):
@@ -41,3 +46,6 @@ class RateLimitCounter(models.Model):
             models.UniqueConstraint(fields=["bucket", "window_start"], name="ratelimit_unique_bucket_window")
         ]
         indexes = [models.Index(fields=["window_start"], name="ratelimit_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket}@{self.window_start}: {self.count}"

@@ -47,7 +47,7 @@ class RateLimitDecision:
 def _count_in_redis(counter_key: str, ttl_seconds: int) -> int:
     from modelmarket.core.redis import redis_client
 
-    return int(redis_client().eval(_REDIS_INCREMENT, 1, counter_key, ttl_seconds))  # type: ignore[no-untyped-call]
+    return int(redis_client().eval(_REDIS_INCREMENT, 1, counter_key, ttl_seconds))
 
 
 def _count_in_database(bucket: str, window_start: int) -> int:
@@ -84,7 +84,9 @@ def client_ip(request: HttpRequest) -> str:
     """The caller's address, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT proxies."""
     remote = request.META.get("REMOTE_ADDR", "") or "unknown"
     hops = settings.TRUSTED_PROXY_COUNT
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    forwarded = [
+        part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
+    ]
     if hops and len(forwarded) >= hops:
         return forwarded[-hops]
     return remote

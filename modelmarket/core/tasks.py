@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 def email_send(data: dict[str, object]) -> None:
     message = email_message_from_data(data)
     message.send(fail_silently=False)
-    logger.info("email sent", extra={"subject": message.subject, "recipient_count": len(message.recipients())})
+    logger.info(
+        "email sent", extra={"subject": message.subject, "recipient_count": len(message.recipients())}
+    )
 
 
 @db_periodic_task(crontab(minute="*/10"))

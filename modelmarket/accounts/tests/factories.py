@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 import factory
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
@@ -23,16 +25,22 @@ class UserFactory(factory.django.DjangoModelFactory):
     def verified(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
         """Verified email by default; `UserFactory(verified=False)` for an unverified one."""
         if create:
-            EmailAddress.objects.create(user=self, email=self.email, primary=True, verified=extracted is not False)
-            self.save()
+            user = cast(User, self)
+            EmailAddress.objects.create(
+                user=user, email=user.email, primary=True, verified=extracted is not False
+            )
+            user.save()
 
 
 def make_user(role: str = "buyer", **kwargs: object) -> User:
     """A user holding `role`: buyer, creator (verified creator profile), moderator or admin."""
-    user = UserFactory(**kwargs)
+    user = cast(User, UserFactory(**kwargs))
     if role == "creator":
         CreatorProfile.objects.create(
-            user=user, display_name=user.public_name, bio="I publish models.", status=CreatorProfile.Status.VERIFIED
+            user=user,
+            display_name=user.public_name,
+            bio="I publish models.",
+            status=CreatorProfile.Status.VERIFIED,
         )
         user.groups.add(Group.objects.get(name=roles.CREATOR))
     elif role == "moderator":

@@ -23,7 +23,7 @@ MAX_KEY_LENGTH = 255
 
 
 def _replay(record: IdempotencyRecord) -> JsonResponse:
-    body = json.loads(decrypt_bytes(record.response_body_encrypted or b""))
+    body = json.loads(decrypt_bytes(bytes(record.response_body_encrypted or b"")))
     response = JsonResponse(body, status=record.response_status or 200)
     response["Idempotent-Replayed"] = "true"
     return response
@@ -38,7 +38,8 @@ def idempotent(
         return JsonResponse(body, status=status)
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise BadRequest(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.", code="invalid_idempotency_key"
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            code="invalid_idempotency_key",
         )
     scope = f"{request.method} {request.path}"
     request_sha256 = hashlib.sha256(request.body).hexdigest()
@@ -59,7 +60,8 @@ def idempotent(
                 ) from None
             if existing.response_status is None:
                 raise Conflict(
-                    "A request with this Idempotency-Key is still in progress.", code="idempotency_in_progress"
+                    "A request with this Idempotency-Key is still in progress.",
+                    code="idempotency_in_progress",
                 ) from None
             return _replay(existing)
         status, body = run()

@@ -76,4 +76,6 @@ def add_next_link(request: HttpRequest, response: HttpResponse, next_cursor: str
     if next_cursor:
         query = request.GET.copy()
         query["cursor"] = next_cursor
-        response["Link"] = f'<{request.build_absolute_uri(request.path)}?{urlencode(query, doseq=True)}>; rel="next"'
+        response["Link"] = (
+            f'<{request.build_absolute_uri(request.path)}?{urlencode(query, doseq=True)}>; rel="next"'
+        )
