@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DEBUG, SECRET_KEY, SECURE_CSP
+from .base import DEBUG, MAIL_BACKENDS, MAILERS, SECRET_KEY, SECURE_CSP
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production (unset DEBUG or set it to 0).")
@@ -20,3 +20,13 @@ CSRF_COOKIE_SECURE = True
 SECURE_CSP = {**SECURE_CSP, "upgrade-insecure-requests": True}
 # The load balancer's health probe reaches us over plain HTTP on the internal network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# Without EMAIL_URL or EMAIL_HOST, base writes mail to files for a developer to read. A server instead hands it to
+# the local mail transfer agent, as Django does by default; set EMAIL_URL to use a relay.
+if MAILERS["default"]["BACKEND"] == MAIL_BACKENDS["file"]:
+    MAILERS = {
+        "default": {
+            "BACKEND": MAIL_BACKENDS["smtp"],
+            "OPTIONS": {"host": "localhost", "port": 25, "timeout": 10},
+        }
+    }
