@@ -8,7 +8,9 @@ from config.api import api
 
 
 def home(request: HttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "core/home.html")
+    """The landing page. The header's search box sends `q` here until the catalog has its own page."""
+    search_query = request.GET.get("q", "").strip()[:200]
+    return TemplateResponse(request, "core/home.html", {"search_query": search_query})
 
 
 def api_docs(request: HttpRequest) -> HttpResponse:
