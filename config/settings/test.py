@@ -4,7 +4,7 @@ PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (CI sets bot
 """
 
 from .base import *  # noqa: F403
-from .base import CACHES, HUEY, REDIS_URL, STATIC_ROOT, VAR_DIR
+from .base import CACHES, DATABASES, HUEY, REDIS_URL, STATIC_ROOT, VAR_DIR
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -21,3 +21,6 @@ STORAGES = {
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"handlers": [], "level": "WARNING"}}
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request when it is missing
+# The connection pool keeps background threads and open sockets, which do not survive the fork of the
+# multi-process tests; tests use plain connections.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
