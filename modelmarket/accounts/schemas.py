@@ -30,7 +30,7 @@ class ApiKeyIn(StrictIn):
     scopes: list[Literal["inference", "read", "manage"]] = Field(min_length=1, max_length=3)
     expires_at: datetime | None = None
     requests_per_minute: int | None = Field(default=None, ge=1, le=100_000)
-    spend_cap_minor: int | None = Field(default=None, ge=0, le=10**30)
+    spend_cap_minor: int | None = Field(default=None, ge=0, le=2**63 - 1)
     spend_cap_currency: str = Field(default="", max_length=10, pattern=r"^[A-Za-z0-9]*$")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -66,6 +66,8 @@ def api_key_create(
             code="invalid_scopes",
             details={"unknown": unknown},
         )
+    if expires_at is not None and timezone.is_naive(expires_at):
+        expires_at = timezone.make_aware(expires_at, UTC)  # a time without an offset is read as UTC
     if expires_at is not None and expires_at <= timezone.now():
         raise BadRequest("The expiry must be in the future.", code="invalid_expiry")
     if (spend_cap_minor is None) != (not spend_cap_currency):

@@ -141,6 +141,26 @@ def test_expiry_in_the_past_is_400_and_writes_nothing(buyer, api_client_for):
     assert ApiKey.objects.count() == 1
 
 
+def test_expiry_without_an_offset_is_read_as_utc(buyer, api_client_for):
+    response = api_client_for(buyer).post(
+        "/api/v1/keys",
+        {"name": "x", "scopes": ["read"], "expires_at": "2099-06-01T12:00:00"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert response.json()["expires_at"] == "2099-06-01T12:00:00Z"
+
+
+def test_spend_cap_beyond_a_64_bit_integer_is_422(buyer, api_client_for):
+    response = api_client_for(buyer).post(
+        "/api/v1/keys",
+        {"name": "x", "scopes": ["read"], "spend_cap_minor": 2**63, "spend_cap_currency": "USD"},
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert ApiKey.objects.count() == 1
+
+
 def test_oversized_body_is_413(buyer, api_client_for, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     body = '{"name": "' + "x" * 5000 + '", "scopes": ["read"]}'
