@@ -17,7 +17,7 @@ THREADS_PER_PROCESS = 8
 REQUESTS_PER_PROCESS = 30  # 90 requests in all against a limit of 25
 
 
-def _fire_requests(raw_key: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _fire_requests(raw_key: str, results: multiprocessing.Queue) -> None:
     """Runs in a child process: send REQUESTS_PER_PROCESS concurrent requests, report the status codes."""
     connections.close_all()
 
