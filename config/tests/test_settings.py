@@ -26,6 +26,8 @@ _SETTINGS_VARIABLES = (
     "MODELMARKET_ENV",
     "DJANGO_SETTINGS_MODULE",
     "SENTRY_DSN",
+    # Set by the browser tests in this same process; a deployment check rightly fails on it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 
