@@ -12,6 +12,7 @@ admin.site.site_title = "ModelMarket staff"
 
 urlpatterns = [
     path("", include("modelmarket.core.urls")),
+    path("favicon.ico", core_views.favicon),
     path("healthz", ops_views.healthz, name="healthz"),
     path("readyz", ops_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -112,7 +112,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "modelmarket.core.context_processors.site",
-                "modelmarket.accounts.views.account_menu",
+                "modelmarket.accounts.context_processors.account_menu",
             ],
         },
     }

@@ -152,7 +152,7 @@ def creator_profile_apply(
     if not display_name or not bio:
         raise BadRequest("A display name and a bio are required.", code="incomplete_creator_profile")
     if website and not website.startswith(("https://", "http://")):
-        raise BadRequest("The website must be an http(s) address.", code="invalid_link")
+        raise BadRequest("The website must be an http(s) address.", code="invalid_website")
     cleaned_links = _clean_links(links or [])
     with transaction.atomic():
         profile, created = CreatorProfile.objects.select_for_update().get_or_create(

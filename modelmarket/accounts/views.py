@@ -3,9 +3,6 @@ JSON API, so a rule changes in one place."""
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -39,36 +36,11 @@ def _attach_error(form: forms.Form, error: ApplicationError, field: str | None) 
     form.add_error(field, f"{error.message} Not accepted: {link}" if link else error.message)
 
 
-def _creator_error_field(error: ApplicationError) -> str | None:
-    # The service uses `invalid_link` for the website and for the links; only the links carry `details.link`.
-    if error.code == "too_many_links" or (error.code == "invalid_link" and "link" in error.details):
-        return "links"
-    return "website" if error.code == "invalid_link" else None
+CREATOR_ERROR_FIELDS = {"too_many_links": "links", "invalid_link": "links", "invalid_website": "website"}
 
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
-
-
-class AccountMenu:
-    """What the header's account menu and the account section's nav need, read lazily through the selectors so
-    pages that never show the menu (or anonymous visitors) do not query."""
-
-    def __init__(self, user: Any) -> None:
-        self._user = user
-
-    @cached_property
-    def creator_profile(self) -> CreatorProfile | None:
-        return selectors.creator_profile_for(user=self._user) if self._user.is_authenticated else None
-
-    @cached_property
-    def is_moderator(self) -> bool:
-        return selectors.user_is_moderator(self._user)
-
-
-def account_menu(request: HttpRequest) -> dict[str, object]:
-    """Context processor (TEMPLATES in settings) giving every page `account_menu`."""
-    return {"account_menu": AccountMenu(request.user)}
 
 
 # --- Settings -----------------------------------------------------------------------------------------------------
@@ -163,7 +135,7 @@ def creator_profile(request: HttpRequest) -> HttpResponse:
         try:
             services.creator_profile_apply(user=user, **form.cleaned_data)
         except ApplicationError as error:
-            _attach_error(form, error, _creator_error_field(error))
+            _attach_error(form, error, CREATOR_ERROR_FIELDS.get(error.code))
         else:
             messages.success(
                 request,

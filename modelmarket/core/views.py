@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from ninja.openapi.docs import Swagger
 
 from config.api import api
@@ -16,6 +17,11 @@ def home(request: HttpRequest) -> TemplateResponse:
 def api_docs(request: HttpRequest) -> HttpResponse:
     """Interactive docs for /api/v1/, served from our own static files (no CDN)."""
     return Swagger().render_page(request, api)
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico whatever the page says; send them to the logo."""
+    return HttpResponsePermanentRedirect(static("img/logo.svg"))
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

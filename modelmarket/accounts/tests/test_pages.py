@@ -15,7 +15,7 @@ from modelmarket.accounts import roles
 from modelmarket.accounts.models import ApiKey, CreatorProfile, User
 from modelmarket.accounts.selectors import api_key_sha256
 from modelmarket.accounts.services import api_key_create, api_key_revoke, creator_profile_apply
-from modelmarket.accounts.tests.factories import UserFactory
+from modelmarket.accounts.tests.factories import UserFactory, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -400,7 +400,7 @@ def test_an_application_without_a_bio_is_refused(client, buyer):
 # --- Staff: creator applications ------------------------------------------------------------------------------
 @pytest.fixture
 def applicant(db) -> CreatorProfile:
-    return creator_profile_apply(user=UserFactory(), display_name="Quill AI", bio="Legal drafting models.")
+    return creator_profile_apply(user=make_user(), display_name="Quill AI", bio="Legal drafting models.")
 
 
 @pytest.mark.parametrize("role", ["moderator", "admin_user"])

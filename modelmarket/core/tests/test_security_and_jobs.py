@@ -22,6 +22,12 @@ def test_security_headers_on_pages_and_api(path):
     assert "object-src 'none'" in response["Content-Security-Policy"]
 
 
+def test_favicon_points_at_the_logo():
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.url == "/static/img/logo.svg"
+
+
 def test_housekeeping_drops_closed_windows_and_stale_idempotency_records():
     now = timezone.now()
     RateLimitCounter.objects.create(bucket="old", window_start=int(now.timestamp()) - 7200, count=3)
