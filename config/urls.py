@@ -5,7 +5,6 @@ from django.urls import include, path
 
 from config.api import api
 from modelmarket.core import views as core_views
-from modelmarket.ops import views as ops_views
 
 admin.site.site_header = "ModelMarket staff"
 admin.site.site_title = "ModelMarket staff"
@@ -13,8 +12,7 @@ admin.site.site_title = "ModelMarket staff"
 urlpatterns = [
     path("", include("modelmarket.core.urls")),
     path("favicon.ico", core_views.favicon),
-    path("healthz", ops_views.healthz, name="healthz"),
-    path("readyz", ops_views.readyz, name="readyz"),
+    path("", include("modelmarket.ops.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("modelmarket.accounts.urls")),

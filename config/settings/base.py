@@ -155,6 +155,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "mm",
+            # A stuck Redis must fail a cache call quickly, not hold the request.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
@@ -171,6 +173,7 @@ if REDIS_URL:
         "huey_class": "huey.PriorityRedisHuey",
         "name": "modelmarket",
         "url": REDIS_URL,
+        "connection": {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30},
         "immediate": False,
         "utc": True,
     }
@@ -352,6 +355,8 @@ USE_TZ = True
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+# prometheus_client reads this variable itself; several worker processes share their counters through the folder.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -372,7 +377,8 @@ LOGGING = {
         # Our request log replaces Django's; the server's own access log is off in `make run` for the same reason.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
-        "huey": {"level": "INFO"},
+        # run_huey adds a plain handler of its own unless huey's logger already has one.
+        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
     },
 }
 

@@ -7,8 +7,8 @@ prometheus_client itself) to a shared, emptied-at-start directory so `/metrics` 
 from __future__ import annotations
 
 import ipaddress
-import os
 
+from django.conf import settings
 from django.http import HttpRequest
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client import generate_latest as _generate_latest
@@ -55,7 +55,7 @@ def is_local_request(request: HttpRequest) -> bool:
 
 
 def metrics_text() -> bytes:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return _generate_latest(registry)

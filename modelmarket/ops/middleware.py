@@ -7,14 +7,12 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
 
 from modelmarket.ops.context import request_id_var, user_id_var
 from modelmarket.ops.metrics import request_observe, route_name
 
 logger = logging.getLogger("modelmarket.request")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_METRICS_URLCONF = "modelmarket.ops.metrics_urlconf"
 
 
 class RequestContextMiddleware:
@@ -23,19 +21,6 @@ class RequestContextMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._metrics_needs_ops_urlconf: bool | None = None
-
-    def _route_metrics(self, request: HttpRequest) -> None:
-        """Serve /metrics from `modelmarket.ops.metrics_urlconf` while the root URLconf has no route for it. The request still
-        passes every middleware (sessions, auth), so the view can tell staff from strangers."""
-        if self._metrics_needs_ops_urlconf is None:
-            try:
-                resolve("/metrics")
-                self._metrics_needs_ops_urlconf = False
-            except Resolver404:
-                self._metrics_needs_ops_urlconf = True
-        if self._metrics_needs_ops_urlconf:
-            request.urlconf = _METRICS_URLCONF
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -44,8 +29,6 @@ class RequestContextMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         request_token = request_id_var.set(request_id)
         user_token = user_id_var.set(None)
-        if request.path_info == "/metrics":
-            self._route_metrics(request)
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id

@@ -1,6 +1,4 @@
-"""Operations endpoints, for `config/urls.py` to include with `path("", include("modelmarket.ops.urls"))`.
-
-Until it does, /healthz and /readyz are routed by `config/urls.py` itself and /metrics by `metrics_urlconf`."""
+"""Operations endpoints: liveness, readiness and Prometheus metrics."""
 
 from django.urls import path
 
