@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from modelmarket.accounts.api import router as accounts_router
+from modelmarket.catalog.api import router as catalog_router
 from modelmarket.core.exceptions import (
     ApplicationError,
     BadRequest,
@@ -105,3 +106,4 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 api.add_router("/", accounts_router)
+api.add_router("/", catalog_router)

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "modelmarket.core",
     "modelmarket.accounts",
     "modelmarket.ops",
+    "modelmarket.catalog",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 
 CREATOR = "creator"
@@ -16,12 +18,21 @@ ADMIN = "admin"
 # Permission codenames per role, as "app_label.codename". Admin gets every permission of our own apps.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     CREATOR: [],
-    MODERATOR: ["accounts.review_creatorprofile", "accounts.view_creatorprofile", "accounts.view_user"],
+    MODERATOR: [
+        "accounts.review_creatorprofile",
+        "accounts.view_creatorprofile",
+        "accounts.view_user",
+        "catalog.moderate_aimodel",
+        "catalog.view_aimodel",
+    ],
 }
-OUR_APPS = ("accounts", "core")
+OUR_APPS = ("accounts", "core", "catalog")
 
 
 def roles_sync(**_: Any) -> None:
+    # post_migrate reaches apps in INSTALLED_APPS order, so later apps may not have their permissions yet.
+    for label in OUR_APPS:
+        create_permissions(apps.get_app_config(label), verbosity=0)
     for role in (CREATOR, MODERATOR, ADMIN):
         Group.objects.get_or_create(name=role)
     for role, names in ROLE_PERMISSIONS.items():

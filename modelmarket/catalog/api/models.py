@@ -1,0 +1,1 @@
+from modelmarket.catalog.api.router import router  # noqa: F401
