@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
@@ -26,12 +27,14 @@ requires_redis = pytest.mark.skipif(
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_limits() -> None:
     """Each test starts with an empty cache and fresh rate-limit windows (Redis keeps state across tests)."""
-    cache.clear()
-    if os.environ.get("REDIS_URL"):
+    if settings.REDIS_URL:
+        # Not cache.clear(): on Redis that empties the whole database, other test runs' keys included.
         from modelmarket.core.redis import redis_client
 
-        for key in redis_client().scan_iter("mm:rl:*"):
+        for key in redis_client().scan_iter(f"{settings.REDIS_KEY_PREFIX}:*"):
             redis_client().delete(key)
+    else:
+        cache.clear()
 
 
 @pytest.fixture

@@ -150,12 +150,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, allauth throttles, hot lookups) --------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_KEY_PREFIX = "mm"  # every key we write to Redis starts with it (cache, rate limits)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "mm",
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
             # A stuck Redis must fail a cache call quickly, not hold the request.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

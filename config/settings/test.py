@@ -3,6 +3,8 @@
 PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (CI sets both), SQLite and local memory otherwise.
 """
 
+import os
+
 from .base import *  # noqa: F403
 from .base import CACHES, DATABASES, HUEY, REDIS_URL, STATIC_ROOT, VAR_DIR
 
@@ -10,8 +12,13 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 HUEY = {**HUEY, "immediate": True}
+# Per run, so test runs sharing one PostgreSQL and one Redis (several developers, or CI beside a developer) never
+# drop each other's test database or keys.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["TEST"] = {"NAME": f"test_modelmarket_{os.getpid()}"}
+REDIS_KEY_PREFIX = f"mm-test-{os.getpid()}"
 if REDIS_URL:
-    CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "mm-test"}}
+    CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": REDIS_KEY_PREFIX}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
 MEDIA_ROOT = VAR_DIR / "test-media"

@@ -70,7 +70,9 @@ def rate_limit_hit(bucket: str, *, limit: int, window_seconds: int | None = None
     reset_seconds = max(1, int(window_start + window_seconds - now + 0.999))
     if settings.REDIS_URL:
         try:
-            count = _count_in_redis(f"mm:rl:{bucket}:{window_start}", window_seconds + 5)
+            count = _count_in_redis(
+                f"{settings.REDIS_KEY_PREFIX}:rl:{bucket}:{window_start}", window_seconds + 5
+            )
         except Exception:
             # Fail open: a Redis outage must not take the whole API down with it. /readyz reports the outage.
             logger.exception("rate limit store unreachable; allowing the request")
