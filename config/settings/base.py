@@ -317,6 +317,40 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 AVATAR_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 AVATAR_SIZE_PX = 256
 
+# --- Model files: uploads, storage, validation (owned by the catalog's files module) ------------------------------
+# Uploads stream to storage in chunks; this caps one file. Local storage lives under MEDIA_ROOT/models (resolved in
+# modelmarket/catalog/storage.py, so a MEDIA_ROOT override applies); S3-compatible storage when S3_BUCKET is set.
+MODEL_FILE_MAX_BYTES = env_int("MODEL_FILE_MAX_BYTES", 20 * 1024**3)
+# ONNX files larger than this are checked structurally but not loaded into onnxruntime (memory and time).
+MODEL_FILE_ONNX_MAX_LOAD_BYTES = env_int("MODEL_FILE_ONNX_MAX_LOAD_BYTES", 2 * 1024**3)
+MODEL_FILE_ONNX_LOAD_TIMEOUT_SECONDS = 120
+S3_BUCKET = os.environ.get("S3_BUCKET", "")
+S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")
+S3_REGION = os.environ.get("S3_REGION", "")
+AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID", "")
+AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+S3_SIGNED_URL_SECONDS = env_int("S3_SIGNED_URL_SECONDS", 300)
+if S3_BUCKET:
+    MODEL_FILE_STORAGE: dict[str, object] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": S3_ENDPOINT_URL or None,
+            "region_name": S3_REGION or None,
+            "access_key": AWS_ACCESS_KEY_ID or None,
+            "secret_key": AWS_SECRET_ACCESS_KEY or None,
+            "location": "models",
+            "default_acl": None,
+            "querystring_auth": True,
+            "signature_version": "s3v4",
+            "querystring_expire": S3_SIGNED_URL_SECONDS,
+            "file_overwrite": True,  # keys are random; skips an existence check per upload
+        },
+    }
+else:
+    MODEL_FILE_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {}}
+# --- End of model files -----------------------------------------------------------------------------------------
+
 # --- API --------------------------------------------------------------------------------------------------------
 API_KEY_PREFIX = "mm_"
 API_DEFAULT_REQUESTS_PER_MINUTE = env_int("API_DEFAULT_REQUESTS_PER_MINUTE", 120)
