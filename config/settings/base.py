@@ -313,6 +313,9 @@ STORAGES = {
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 # The largest request body read into memory (JSON API bodies, forms). File uploads stream past this separately.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)
+# Any request body at all (forms with an avatar included) outside the model-file upload paths below; refused by the
+# ASGI guard (modelmarket/core/asgi.py) before Django reads it.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 AVATAR_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 AVATAR_SIZE_PX = 256
@@ -321,6 +324,11 @@ AVATAR_SIZE_PX = 256
 # Uploads stream to storage in chunks; this caps one file. Local storage lives under MEDIA_ROOT/models (resolved in
 # modelmarket/catalog/storage.py, so a MEDIA_ROOT override applies); S3-compatible storage when S3_BUCKET is set.
 MODEL_FILE_MAX_BYTES = env_int("MODEL_FILE_MAX_BYTES", 20 * 1024**3)
+# Paths (regular expressions) that take model-file bodies up to MODEL_FILE_MAX_BYTES; see MAX_REQUEST_BYTES.
+MODEL_FILE_UPLOAD_PATHS = [
+    r"^/api/v1/models/[^/]+/versions/[^/]+/files$",
+    r"^/models/[^/]+/versions/[^/]+/files/$",
+]
 # ONNX files larger than this are checked structurally but not loaded into onnxruntime (memory and time).
 MODEL_FILE_ONNX_MAX_LOAD_BYTES = env_int("MODEL_FILE_ONNX_MAX_LOAD_BYTES", 2 * 1024**3)
 MODEL_FILE_ONNX_LOAD_TIMEOUT_SECONDS = 120
@@ -359,6 +367,25 @@ API_SESSION_REQUESTS_PER_MINUTE = env_int("API_SESSION_REQUESTS_PER_MINUTE", 240
 API_RATE_LIMIT_WINDOW_SECONDS = 60
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 NINJA_PAGINATION_MAX_LIMIT = 100
+
+# --- Provider sync (catalog mirror of Hugging Face and Replicate) ----------------------------------------------
+HUGGINGFACE_TOKEN = os.environ.get("HUGGINGFACE_TOKEN", "")
+REPLICATE_API_TOKEN = os.environ.get("REPLICATE_API_TOKEN", "")
+HUGGINGFACE_API_BASE = os.environ.get("HUGGINGFACE_API_BASE", "https://huggingface.co").rstrip("/")
+REPLICATE_API_BASE = os.environ.get("REPLICATE_API_BASE", "https://api.replicate.com").rstrip("/")
+# The periodic job (modelmarket/catalog/sync_tasks.py) runs daily at this hour (UTC) when enabled.
+CATALOG_SYNC_ENABLED = env_bool("CATALOG_SYNC_ENABLED", False)
+CATALOG_SYNC_HOUR = env_int("CATALOG_SYNC_HOUR", 3)
+CATALOG_SYNC_LIMIT = env_int("CATALOG_SYNC_LIMIT", 500)
+# One Hugging Face run per search term; empty means one run over the most downloaded models.
+CATALOG_SYNC_HUGGINGFACE_SEARCHES = env_list("CATALOG_SYNC_HUGGINGFACE_SEARCHES", [""])
+CATALOG_SYNC_PAGE_SIZE = 100
+CATALOG_SYNC_CONNECT_TIMEOUT_SECONDS = 5.0
+CATALOG_SYNC_READ_TIMEOUT_SECONDS = 30.0
+CATALOG_SYNC_MAX_ATTEMPTS = 5
+# Per request, every wait included; Hugging Face's rate-limit window is 300 s, so a full window fits.
+CATALOG_SYNC_TIME_BUDGET_SECONDS = 330.0
+# --- End of provider sync ---------------------------------------------------------------------------------------
 
 # --- Security ---------------------------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

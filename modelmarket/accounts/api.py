@@ -34,7 +34,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _key_out(key: ApiKey) -> dict[str, object]:
-    return ApiKeyOut.from_orm(key).model_dump(mode="json")
+    return ApiKeyOut.model_validate(key).model_dump(mode="json")
 
 
 def _owner(request: HttpRequest) -> str:
@@ -111,7 +111,7 @@ def apply_as_creator(request: HttpRequest, payload: CreatorProfileIn) -> Creator
 
 
 def _application_out(profile: CreatorProfile) -> dict[str, object]:
-    return CreatorProfileOut.from_orm(profile).model_dump(mode="json") | {"user_email": profile.user.email}
+    return CreatorProfileOut.model_validate(profile).model_dump(mode="json") | {"user_email": profile.user.email}
 
 
 @router.get(

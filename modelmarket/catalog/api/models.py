@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Schema
+from ninja import Schema, Status
 from pydantic import ConfigDict, Field
 
 from modelmarket.accounts.authentication import api_auth
@@ -156,9 +156,9 @@ def my_models(request: HttpRequest, include_deleted: bool = False) -> dict[str, 
 
 
 @router.post("/models", response={201: OwnerModelOut, **ERROR_RESPONSES}, auth=WRITE, tags=["creator"])
-def create_model(request: HttpRequest, payload: ModelCreateIn) -> tuple[int, AIModel]:
+def create_model(request: HttpRequest, payload: ModelCreateIn) -> Status[AIModel]:
     """Create a draft listing. You need a creator profile (pending or verified)."""
-    return 201, services.model_create(actor=_actor(request), **payload.model_dump())
+    return Status(201, services.model_create(actor=_actor(request), **payload.model_dump()))
 
 
 @router.patch(
@@ -220,9 +220,9 @@ def list_versions(request: HttpRequest, slug: str) -> dict[str, Any]:
 @router.post(
     "/models/{slug}/versions", response={201: VersionOut, **ERROR_RESPONSES}, auth=WRITE, tags=["creator"]
 )
-def create_version(request: HttpRequest, slug: str, payload: VersionIn) -> tuple[int, ModelVersion]:
+def create_version(request: HttpRequest, slug: str, payload: VersionIn) -> Status[ModelVersion]:
     model = _editable(request, slug)
-    return 201, services.version_create(actor=_actor(request), model=model, **payload.model_dump())
+    return Status(201, services.version_create(actor=_actor(request), model=model, **payload.model_dump()))
 
 
 @router.patch(

@@ -25,7 +25,8 @@ def public_models() -> QuerySet[AIModel]:
 
 
 def models_visible_to(viewer: Any) -> QuerySet[AIModel]:
-    """Public listings, plus the viewer's own in any state (not deleted), plus everything for staff."""
+    """Public listings, plus the viewer's own in any state (deleted ones too, so they can be restored), plus
+    everything for staff."""
     if user_is_catalog_staff(viewer):
         return AIModel.objects.all()
     if viewer is not None and viewer.is_authenticated:
