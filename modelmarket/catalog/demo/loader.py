@@ -1,6 +1,6 @@
 """Load the demo catalog: upsert every demo listing by slug, idempotently.
 
-A listing that does not exist is created through the catalog services (create, version, files, publish) as its
+A listing that does not exist is created through the catalog services (create, version, publish) as its
 owner: the demo creator for the ONNX models, the provider's mirror account for provider listings. A listing that
 exists is brought back in line with the demo data field by field, so a second run writes nothing; fields a creator
 edited (`locally_edited_fields`) are left alone, and so are listings owned by someone else or taken over by provider
@@ -10,20 +10,20 @@ Published versions are immutable, so a changed version (new version string) is a
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-import onnxruntime
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from modelmarket.accounts.models import User
+from modelmarket.catalog import storage as file_storage
 from modelmarket.catalog.demo import listings, runnable
 from modelmarket.catalog.demo.mirrors import mirror_account
 from modelmarket.catalog.models import AIModel, ModelFile, ModelVersion
@@ -37,7 +37,9 @@ from modelmarket.catalog.services.models import (
     version_set_default,
 )
 from modelmarket.catalog.services.stats import trending_scores_refresh
-from modelmarket.catalog.vocabulary import FileFormat, Source, ValidationStatus
+from modelmarket.catalog.validation import validate_file
+from modelmarket.catalog.validation.result import ValidationResult
+from modelmarket.catalog.vocabulary import Source
 
 ONNX_CONTENT_TYPE = "application/octet-stream"
 # Compared with the stored listing on every run; the rest is written only at creation.
@@ -59,7 +61,6 @@ SYNCED_FIELDS = (
 class DemoFile:
     name: str
     content: bytes
-    onnx_example: list[float]  # one input row for the smoke test
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,6 @@ def demo_entries() -> list[DemoEntry]:
 
 def _runnable_entry(model: runnable.RunnableModel) -> DemoEntry:
     inputs, outputs = runnable.modalities(model)
-    ranges = runnable.manifest()[model.slug]["feature_ranges"]
-    example = [ranges[feature.key]["median"] for feature in model.features]
     return DemoEntry(
         slug=model.slug,
         owner_source=Source.UPLOADED,
@@ -119,7 +118,7 @@ def _runnable_entry(model: runnable.RunnableModel) -> DemoEntry:
         output_schema=runnable.output_schema(model),
         runtime=runnable.runtime(model),
         counters=listings.demo_counters(slug=model.slug, popularity=2),
-        files=(DemoFile(model.file_name, runnable.onnx_bytes(model), example),),
+        files=(DemoFile(model.file_name, runnable.onnx_bytes(model)),),
     )
 
 
@@ -175,7 +174,7 @@ def _storage_rollback() -> Iterator[list[str]]:
         yield saved_keys
     except BaseException:
         for key in saved_keys:
-            default_storage.delete(key)
+            file_storage.delete_quietly(key)
         raise
 
 
@@ -269,13 +268,14 @@ def _update_fields(entry: DemoEntry, model: AIModel) -> bool:
 
 
 def _store_onnx_file(version: ModelVersion, demo_file: DemoFile, saved_keys: list[str]) -> ModelFile:
-    """Save the file through the storage API and record it with its hash and an onnxruntime validation report."""
-    key = f"models/{version.model.slug}/{version.version}/{demo_file.name}"
+    """Save the file in the model-file storage and record it with its hash and the validator's report (the same
+    validation an upload gets, run here synchronously because the load is one transaction)."""
+    key = f"demo/{version.model.slug}/{version.version}/{demo_file.name}"
     sha256 = hashlib.sha256(demo_file.content).hexdigest()
-    if not _stored_file_matches(key, sha256):  # e.g. the database was reset but var/media was kept
-        key = default_storage.save(key, ContentFile(demo_file.content))
+    if not _stored_file_matches(key, sha256):  # e.g. the database was reset but the files were kept
+        key = file_storage.model_file_storage().save(key, ContentFile(demo_file.content))
         saved_keys.append(key)
-    status, report = onnx_validation(demo_file.content, demo_file.onnx_example)
+    result = _validate(demo_file)
     return ModelFile.objects.create(
         version=version,
         name=demo_file.name,
@@ -283,40 +283,22 @@ def _store_onnx_file(version: ModelVersion, demo_file: DemoFile, saved_keys: lis
         sha256=sha256,
         content_type=ONNX_CONTENT_TYPE,
         storage_key=key,
-        file_format=FileFormat.ONNX,
-        validation_status=status,
-        validation_report=report,
+        file_format=result.file_format,
+        validation_status=result.status,
+        validation_report=result.report(size_bytes=len(demo_file.content)),
         validated_at=timezone.now(),
     )
 
 
 def _stored_file_matches(key: str, sha256: str) -> bool:
-    if not default_storage.exists(key) or ModelFile.objects.filter(storage_key=key).exists():
+    if not file_storage.exists(key) or ModelFile.objects.filter(storage_key=key).exists():
         return False
-    with default_storage.open(key) as stored:
+    with file_storage.open_for_reading(key) as stored:
         return hashlib.sha256(stored.read()).hexdigest() == sha256
 
 
-def onnx_validation(content: bytes, example_row: list[float]) -> tuple[str, dict[str, Any]]:
-    """Load the model in onnxruntime, record its inputs and outputs, and run one example row through it."""
-    report: dict[str, Any] = {
-        "format": "onnx",
-        "validator": f"onnxruntime {onnxruntime.__version__}",
-        "size_bytes": len(content),
-    }
-    try:
-        session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
-        report["inputs"] = [_describe(node) for node in session.get_inputs()]
-        report["outputs"] = [_describe(node) for node in session.get_outputs()]
-        report["producer"] = session.get_modelmeta().producer_name
-        row = np.asarray([example_row], dtype=np.float32)
-        session.run(None, {session.get_inputs()[0].name: row})
-    except Exception as exc:  # onnxruntime raises its own, untyped, exceptions for unreadable models
-        report["error"] = f"{type(exc).__name__}: {exc}"
-        return ValidationStatus.INVALID, report
-    report["smoke_test"] = "one example row ran"
-    return ValidationStatus.VALID, report
-
-
-def _describe(node: Any) -> dict[str, Any]:
-    return {"name": node.name, "type": node.type, "shape": list(node.shape)}
+def _validate(demo_file: DemoFile) -> ValidationResult:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / demo_file.name
+        path.write_bytes(demo_file.content)
+        return validate_file(str(path), name=demo_file.name)

@@ -6,11 +6,11 @@ from io import StringIO
 
 import onnxruntime
 import pytest
-from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from modelmarket.accounts.models import User
+from modelmarket.catalog import storage as file_storage
 from modelmarket.catalog.demo import loader, runnable
 from modelmarket.catalog.demo.mirrors import MIRRORS
 from modelmarket.catalog.models import AIModel, ModelFile, ModelVersion, Tag
@@ -71,7 +71,7 @@ def test_runnable_listings_have_a_valid_onnx_file_matching_storage_and_schema(de
         model = AIModel.objects.get(slug=spec.slug)
         version = model.versions.get(is_default=True, published_at__isnull=False)
         file = version.files.get()
-        with default_storage.open(file.storage_key) as stored:
+        with file_storage.open_for_reading(file.storage_key) as stored:
             content = stored.read()
         session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
         onnx_input = session.get_inputs()[0]
@@ -85,7 +85,7 @@ def test_runnable_listings_have_a_valid_onnx_file_matching_storage_and_schema(de
         feature_count = onnx_input.shape[1]
         assert len(version.input_schema["properties"]) == feature_count == len(spec.features)
         assert version.input_schema["required"] == version.runtime["feature_order"]
-        assert file.validation_report["inputs"][0]["shape"] == [None, feature_count]
+        assert file.validation_report["onnx"]["inputs"][0]["shape"] == [None, feature_count]
         output_names = {output.name for output in session.get_outputs()}
         assert set(version.runtime["outputs"].values()) <= output_names
 
@@ -199,13 +199,10 @@ def test_a_failed_load_leaves_no_rows_and_no_files(monkeypatch):
 
 
 def _stored_demo_files() -> dict[str, list[str]]:
-    """The files under each runnable model's folder (the in-memory storage outlives a test's database)."""
-    folders = [f"models/{spec.slug}/{runnable.VERSION}" for spec in runnable.RUNNABLE_MODELS]
-    return {
-        folder: sorted(default_storage.listdir(folder)[1])
-        for folder in folders
-        if default_storage.exists(folder)
-    }
+    """The files under each runnable model's folder (stored files outlive a test's database)."""
+    storage = file_storage.model_file_storage()
+    folders = [f"demo/{spec.slug}/{runnable.VERSION}" for spec in runnable.RUNNABLE_MODELS]
+    return {folder: sorted(storage.listdir(folder)[1]) for folder in folders if storage.exists(folder)}
 
 
 def test_a_file_left_in_storage_by_an_earlier_database_is_reused_not_duplicated(demo_catalog):
