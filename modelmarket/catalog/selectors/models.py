@@ -51,6 +51,15 @@ def model_get_for_editing(*, actor: Any, slug: str) -> AIModel:
     return model
 
 
+def models_pending_review(*, actor: Any) -> QuerySet[AIModel]:
+    """Listings waiting for staff, oldest first. NotFound for anyone who is not catalog staff."""
+    if not user_is_catalog_staff(actor):
+        raise NotFound()
+    return AIModel.objects.filter(status=ModelStatus.PENDING_REVIEW, deleted_at__isnull=True).order_by(
+        "updated_at", "pk"
+    )
+
+
 def models_owned_by(*, creator: Any, include_deleted: bool = False) -> QuerySet[AIModel]:
     models = AIModel.objects.filter(creator=creator)
     return models if include_deleted else models.filter(deleted_at__isnull=True)

@@ -113,7 +113,8 @@ def _require_creator_profile(actor: User) -> CreatorProfile | None:
     return profile
 
 
-def _actor_publishes_directly(actor: User) -> bool:
+def actor_publishes_directly(actor: User) -> bool:
+    """Verified creators and staff publish at once; creators awaiting verification go through review."""
     profile = creator_profile_for(user=actor)
     verified = profile is not None and profile.status == CreatorProfile.Status.VERIFIED
     return verified or user_is_catalog_staff(actor)
@@ -223,7 +224,7 @@ def model_publish(*, actor: User, model: AIModel) -> AIModel:
         raise Conflict("Publish a version and make it the default first.", code="no_published_version")
     with transaction.atomic():
         model = AIModel.objects.select_for_update().get(pk=model.pk)
-        if _actor_publishes_directly(actor):
+        if actor_publishes_directly(actor):
             model.status = ModelStatus.PUBLISHED
             model.published_at = model.published_at or timezone.now()
         else:

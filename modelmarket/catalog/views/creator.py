@@ -39,13 +39,13 @@ from modelmarket.catalog.models import AIModel, ModelVersion
 from modelmarket.catalog.selectors.models import (
     model_get_for_editing,
     models_owned_by,
-    models_visible_to,
+    models_pending_review,
     user_is_catalog_staff,
     version_get_for_viewer,
     versions_visible_to,
 )
 from modelmarket.catalog.services import models as services
-from modelmarket.catalog.services.models import _actor_publishes_directly  # the service's own publish rule
+from modelmarket.catalog.services.models import actor_publishes_directly
 from modelmarket.catalog.vocabulary import COMMON_LICENSES, ModelStatus
 from modelmarket.core.exceptions import ApplicationError, NotFound, PermissionDenied
 
@@ -156,7 +156,7 @@ def my_models(request: HttpRequest) -> TemplateResponse:
         "page": page,
         "profile": profile,
         "show_deleted": show_deleted,
-        "publishes_directly": _actor_publishes_directly(user),
+        "publishes_directly": actor_publishes_directly(user),
         "can_create": profile is None or profile.status != CreatorProfile.Status.REJECTED,
     }
     return _render(request, "catalog/creator/models.html", context)
@@ -318,7 +318,7 @@ def _versions_page(
         "form": form,
         "deprecate_form": VersionDeprecateForm(),
         "view_url": model_page_url(model),
-        "publishes_directly": _actor_publishes_directly(_user(request)),
+        "publishes_directly": actor_publishes_directly(_user(request)),
     }
     return _render(request, "catalog/creator/versions.html", context, status=status)
 
@@ -410,17 +410,14 @@ def _require_catalog_staff(request: HttpRequest) -> User:
 @login_required
 @require_GET
 def staff_review_queue(request: HttpRequest) -> TemplateResponse:
-    user = _require_catalog_staff(request)
-    pending = (
-        models_visible_to(user)
-        .filter(status=ModelStatus.PENDING_REVIEW, deleted_at__isnull=True)
-        .select_related("creator")
-        .prefetch_related(
-            Prefetch(
-                "versions", queryset=ModelVersion.objects.filter(is_default=True), to_attr="default_versions"
-            )
+    try:
+        pending = models_pending_review(actor=_user(request))
+    except NotFound:
+        raise Http404("No such page.") from None
+    pending = pending.select_related("creator").prefetch_related(
+        Prefetch(
+            "versions", queryset=ModelVersion.objects.filter(is_default=True), to_attr="default_versions"
         )
-        .order_by("updated_at", "pk")
     )
     page = Paginator(pending, MODELS_PER_PAGE).get_page(request.GET.get("page"))
     for model in page:
