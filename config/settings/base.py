@@ -387,25 +387,6 @@ CATALOG_SYNC_MAX_ATTEMPTS = 5
 CATALOG_SYNC_TIME_BUDGET_SECONDS = 330.0
 # --- End of provider sync ---------------------------------------------------------------------------------------
 
-# --- Provider sync (catalog mirror of Hugging Face and Replicate) ----------------------------------------------
-HUGGINGFACE_TOKEN = os.environ.get("HUGGINGFACE_TOKEN", "")
-REPLICATE_API_TOKEN = os.environ.get("REPLICATE_API_TOKEN", "")
-HUGGINGFACE_API_BASE = os.environ.get("HUGGINGFACE_API_BASE", "https://huggingface.co").rstrip("/")
-REPLICATE_API_BASE = os.environ.get("REPLICATE_API_BASE", "https://api.replicate.com").rstrip("/")
-# The periodic job (modelmarket/catalog/sync_tasks.py) runs daily at this hour (UTC) when enabled.
-CATALOG_SYNC_ENABLED = env_bool("CATALOG_SYNC_ENABLED", False)
-CATALOG_SYNC_HOUR = env_int("CATALOG_SYNC_HOUR", 3)
-CATALOG_SYNC_LIMIT = env_int("CATALOG_SYNC_LIMIT", 500)
-# One Hugging Face run per search term; empty means one run over the most downloaded models.
-CATALOG_SYNC_HUGGINGFACE_SEARCHES = env_list("CATALOG_SYNC_HUGGINGFACE_SEARCHES", [""])
-CATALOG_SYNC_PAGE_SIZE = 100
-CATALOG_SYNC_CONNECT_TIMEOUT_SECONDS = 5.0
-CATALOG_SYNC_READ_TIMEOUT_SECONDS = 30.0
-CATALOG_SYNC_MAX_ATTEMPTS = 5
-# Per request, every wait included; Hugging Face's rate-limit window is 300 s, so a full window fits.
-CATALOG_SYNC_TIME_BUDGET_SECONDS = 330.0
-# --- End of provider sync ---------------------------------------------------------------------------------------
-
 # --- Security ---------------------------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
