@@ -111,7 +111,9 @@ def apply_as_creator(request: HttpRequest, payload: CreatorProfileIn) -> Creator
 
 
 def _application_out(profile: CreatorProfile) -> dict[str, object]:
-    return CreatorProfileOut.model_validate(profile).model_dump(mode="json") | {"user_email": profile.user.email}
+    return CreatorProfileOut.model_validate(profile).model_dump(mode="json") | {
+        "user_email": profile.user.email
+    }
 
 
 @router.get(
