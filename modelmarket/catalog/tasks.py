@@ -9,6 +9,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from modelmarket.catalog import storage
 from modelmarket.catalog.services import files as file_services
+from modelmarket.catalog.services import stats
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +43,14 @@ def model_files_sweep() -> None:
         storage.delete_quietly(key)
     for file_id in file_services.files_pending_validation(older_than_seconds=PENDING_REQUEUE_AFTER_SECONDS):
         model_file_validate(file_id)
+
+
+@db_periodic_task(crontab(minute="*/15"))
+@lock_task("catalog-trending-refresh")
+def trending_refresh() -> None:
+    """Recompute every public listing's trending score (the catalog's default order without a query)."""
+    stats.trending_scores_refresh()
+
+
+# Huey's Django integration imports only modules named `tasks`: register the provider sync job from here.
+from modelmarket.catalog import sync_tasks  # noqa: E402, F401
