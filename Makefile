@@ -45,3 +45,12 @@ lock:
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis var/static
 	find . -name __pycache__ -type d -not -path './.git/*' -prune -exec rm -rf {} +
+
+.PHONY: bench
+# Search benchmark (not a test): 100,000 generated listings in throwaway databases (var/bench/ for SQLite,
+# modelmarket_bench on the server in DATABASE_URL for PostgreSQL); prints p50/p95 per query.
+bench:
+	@scripts/venv-sync dev
+	$(PYTHON) -m bench.search --database sqlite
+	@if [ -n "$$DATABASE_URL" ]; then $(PYTHON) -m bench.search --database "$$DATABASE_URL"; \
+	else echo "set DATABASE_URL=postgres://... to benchmark PostgreSQL too (database modelmarket_bench)"; fi

@@ -32,10 +32,12 @@ def test_home_page_calls_signed_in_people_to_their_keys(client, buyer):
 
 
 @pytest.mark.django_db
-def test_search_box_submits_to_the_home_page_until_the_catalog_exists(client):
+def test_search_box_submits_to_the_catalog(client):
     page = client.get("/").text
     form = re.search(
-        r'<form class="site-search" action="/" method="get" role="search">(.*?)</form>', page, re.S
+        r'<form class="site-search" action="/models/" method="get" role="search" data-autocomplete>(.*?)</form>',
+        page,
+        re.S,
     )
     assert form is not None
     assert '<label class="visually-hidden" for="site-search">Search models</label>' in form.group(1)
