@@ -128,7 +128,7 @@ def listing_from_item(item: dict[str, Any]) -> ProviderItem:
         commercial_use=False,
         tags=listing_tags([owner]),
         external_updated_at=parse_timestamp(version.get("created_at")),
-        runtime={"provider": "replicate", "version_id": str(version["id"])},
+        runtime={"provider": "replicate", "model_id": model_id, "version_id": str(version["id"])},
         version_id=str(version["id"]),
         input_schema=input_schema,
         output_schema=output_schema,

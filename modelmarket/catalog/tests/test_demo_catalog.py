@@ -110,7 +110,7 @@ def test_provider_listings_have_external_id_and_published_default_version_with_p
         assert model.external_id
         assert version.published_at is not None
         assert version.runtime["provider"] == model.source
-        assert version.runtime["model"] == model.external_id
+        assert version.runtime["model_id"] == model.external_id
         assert model.creator.email == MIRRORS[model.source].email
         assert model.creator.creator_profile.status == "verified"
         assert not model.creator.has_usable_password()

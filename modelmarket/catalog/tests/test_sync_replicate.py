@@ -94,6 +94,7 @@ def test_synced_listing_has_the_version_schemas_and_runtime():
     assert (version.version, version.is_default, version.is_published) == ("1.0.0", True, True)
     assert version.runtime == {
         "provider": "replicate",
+        "model_id": model.external_id,
         "version_id": "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
     }
     assert version.input_schema == REPLICATE_SCHEMAS["whisper"]["components"]["schemas"]["Input"]

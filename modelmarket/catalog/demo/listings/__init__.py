@@ -127,7 +127,11 @@ def card_markdown(listing: Listing) -> str:
 
 
 def runtime(listing: Listing) -> dict[str, Any]:
-    result: dict[str, Any] = {"provider": listing.source, "model": listing.external_id, "task": listing.task}
+    result: dict[str, Any] = {
+        "provider": listing.source,
+        "model_id": listing.external_id,
+        "task": listing.task,
+    }
     if listing.endpoint_url:
         result["base_url"] = listing.endpoint_url
     return result
