@@ -25,8 +25,8 @@ from django.utils import timezone
 from modelmarket.accounts.models import User
 from modelmarket.catalog import storage as file_storage
 from modelmarket.catalog.demo import listings, runnable
-from modelmarket.catalog.demo.mirrors import mirror_account
 from modelmarket.catalog.models import AIModel, ModelFile, ModelVersion
+from modelmarket.catalog.services.mirrors import mirror_account
 from modelmarket.catalog.services.models import (
     model_create,
     model_publish,

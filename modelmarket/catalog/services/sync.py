@@ -8,7 +8,7 @@
   refreshed ("unchanged"); a changed one is updated field by field ("updated").
 - Fields a person edited on a synced listing (`locally_edited_fields`, recorded by `model_update`) are never
   overwritten. Changing the task protects the modalities that go with it as well.
-- Synced listings belong to one platform "mirror" account per source (`catalog.demo.mirrors.mirror_account`,
+- Synced listings belong to one platform "mirror" account per source (`catalog.services.mirrors.mirror_account`,
   shared with the demo catalog: `huggingface-mirror@modelmarket.local` with the verified creator profile
   "Hugging Face (mirror)", `replicate-mirror@modelmarket.local` / "Replicate (mirror)"; no usable password),
   created on first use. A listing of the same provider model that
@@ -34,9 +34,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from modelmarket.accounts.models import User
-from modelmarket.catalog.demo.mirrors import mirror_account
 from modelmarket.catalog.models import AIModel, ModelVersion
 from modelmarket.catalog.providers.base import ProviderClient, ProviderItem, ProviderListing, SkippedItem
+from modelmarket.catalog.services.mirrors import mirror_account
 from modelmarket.catalog.services.models import (
     SLUG,
     model_create,

@@ -12,8 +12,8 @@ from django.test import override_settings
 from modelmarket.accounts.models import User
 from modelmarket.catalog import storage as file_storage
 from modelmarket.catalog.demo import loader, runnable
-from modelmarket.catalog.demo.mirrors import MIRRORS
 from modelmarket.catalog.models import AIModel, ModelFile, ModelVersion, Tag
+from modelmarket.catalog.services.mirrors import MIRRORS
 from modelmarket.catalog.services.models import SPDX_ID
 from modelmarket.catalog.vocabulary import ModelStatus, Source, Task, ValidationStatus
 

@@ -11,11 +11,11 @@ import pytest
 from django.db import connection
 
 from modelmarket.accounts.models import CreatorProfile
-from modelmarket.catalog.demo.mirrors import mirror_account
 from modelmarket.catalog.models import AIModel, ModelVersion
 from modelmarket.catalog.providers.base import ProviderListing, SkippedItem
 from modelmarket.catalog.providers.huggingface import huggingface_client, listing_from_item
 from modelmarket.catalog.services import sync
+from modelmarket.catalog.services.mirrors import mirror_account
 from modelmarket.catalog.services.models import model_create, model_update
 from modelmarket.catalog.services.sync import catalog_sync, listing_upsert
 from modelmarket.catalog.tests.fakes import FakeClock, FakeHuggingFaceHub, Fault, hf_model

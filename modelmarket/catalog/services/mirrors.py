@@ -1,15 +1,15 @@
 """The system accounts that own listings mirrored from a provider: one per source, with a verified creator profile
 so they publish directly, and no usable password (nobody signs in as them).
 
-Convention shared with provider sync: `<source>-mirror@modelmarket.local`, creator profile "<Provider> (mirror)".
-Sync should call `mirror_account` rather than create its own (see the note in the demo catalog's report)."""
+Provider sync and the demo catalog both use them: `<source>-mirror@modelmarket.local`, creator profile
+"<Provider> (mirror)"."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from modelmarket.accounts import roles
 from modelmarket.accounts.models import CreatorProfile, User
@@ -61,7 +61,11 @@ def mirror_account(*, source: str) -> User:
     with transaction.atomic():
         user = User.objects.filter(email__iexact=mirror.email).first()
         if user is None:
-            user = User.objects.create_user(mirror.email, None, display_name=mirror.display_name)
+            try:
+                with transaction.atomic():  # a concurrent first run may create it between the lookup and here
+                    user = User.objects.create_user(mirror.email, None, display_name=mirror.display_name)
+            except IntegrityError:
+                user = User.objects.get(email__iexact=mirror.email)
         profile, created = CreatorProfile.objects.get_or_create(
             user=user,
             defaults={
