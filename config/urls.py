@@ -24,5 +24,6 @@ urlpatterns = [
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
+handler403 = "modelmarket.core.views.permission_denied"
 handler404 = "modelmarket.core.views.page_not_found"
 handler500 = "modelmarket.core.views.server_error"

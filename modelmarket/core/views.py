@@ -28,6 +28,10 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return TemplateResponse(request, "404.html", status=404).render()
 
 
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return TemplateResponse(request, "403.html", status=403).render()
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     # No context processors that touch the database: this page must render while the database is down.
     from django.template import loader

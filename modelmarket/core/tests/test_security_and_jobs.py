@@ -40,3 +40,19 @@ def test_housekeeping_drops_closed_windows_and_stale_idempotency_records():
     housekeeping_purge_expired.call_local()
     assert list(RateLimitCounter.objects.values_list("bucket", flat=True)) == ["current"]
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_forbidden_page_uses_the_site_layout(rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    from config.urls import handler403
+    from modelmarket.core.views import permission_denied
+
+    request = rf.get("/somewhere/")
+    request.user = AnonymousUser()
+    response = permission_denied(request)
+    assert handler403 == "modelmarket.core.views.permission_denied"
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "<h1>You can't do that here</h1>" in page
+    assert '<header class="site-header">' in page
