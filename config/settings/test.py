@@ -31,3 +31,4 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every requ
 # The connection pool keeps background threads and open sockets, which do not survive the fork of the
 # multi-process tests; tests use plain connections.
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
+CATALOG_FACETS_CACHE_SECONDS = 0  # tests count queries and change data between searches; one test turns it on

@@ -14,6 +14,9 @@ from modelmarket.catalog.vocabulary import (
 )
 from modelmarket.core.models import TimestampedModel
 
+# Published or deprecated, and not deleted: what the public may see (`catalog.selectors.models.public_models`).
+PUBLIC_CONDITION = Q(status__in=[ModelStatus.PUBLISHED, ModelStatus.DEPRECATED], deleted_at__isnull=True)
+
 
 class Tag(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
@@ -85,22 +88,29 @@ class AIModel(TimestampedModel):
             models.CheckConstraint(
                 condition=Q(rating_average__gte=0) & Q(rating_average__lte=5), name="aimodel_rating_in_range"
             ),
+            # Public listings always carry their publication time (the "newest" sort relies on it).
+            models.CheckConstraint(
+                condition=~Q(status__in=[ModelStatus.PUBLISHED, ModelStatus.DEPRECATED])
+                | Q(published_at__isnull=False),
+                name="aimodel_public_has_published_at",
+            ),
             models.CheckConstraint(
                 condition=Q(source="uploaded") | ~Q(external_id="") | ~Q(endpoint_url=""),
                 name="aimodel_provider_source_has_target",
             ),
         ]
+        # Each catalog sort walks its own index in order and stops after one page. Not partial indexes: SQLite
+        # cannot match a partial index's WHERE against bound parameters, and most listings are public anyway.
         indexes = [
-            models.Index(fields=["status", "deleted_at", "-published_at"], name="aimodel_public_newest_idx"),
-            models.Index(
-                fields=["status", "deleted_at", "-trending_score"], name="aimodel_public_trending_idx"
-            ),
-            models.Index(
-                fields=["status", "deleted_at", "-download_count"], name="aimodel_public_downloads_idx"
-            ),
-            models.Index(fields=["status", "deleted_at", "-call_count"], name="aimodel_public_calls_idx"),
-            models.Index(
-                fields=["status", "deleted_at", "-rating_average"], name="aimodel_public_rating_idx"
+            *(
+                models.Index(fields=[f"-{field}", "-id"], name=f"aimodel_sort_{name}_idx")
+                for name, field in (
+                    ("newest", "published_at"),
+                    ("trending", "trending_score"),
+                    ("downloads", "download_count"),
+                    ("calls", "call_count"),
+                    ("rating", "rating_average"),
+                )
             ),
             models.Index(fields=["creator", "-updated_at"], name="aimodel_creator_updated_idx"),
         ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from modelmarket.catalog.models import AIModel, ModelVersion
+from modelmarket.catalog.models import PUBLIC_CONDITION, AIModel, ModelVersion
 from modelmarket.catalog.vocabulary import ModelStatus
 from modelmarket.core.exceptions import NotFound, PermissionDenied
 
@@ -21,7 +21,7 @@ def user_is_catalog_staff(user: Any) -> bool:
 
 
 def public_models() -> QuerySet[AIModel]:
-    return AIModel.objects.filter(status__in=PUBLIC_STATUSES, deleted_at__isnull=True)
+    return AIModel.objects.filter(PUBLIC_CONDITION)
 
 
 def models_visible_to(viewer: Any) -> QuerySet[AIModel]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -25,8 +26,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, F, FloatField, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, FloatField, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
@@ -335,7 +338,9 @@ def _filtered(search: ModelSearch) -> QuerySet[AIModel]:
     if search.min_rating is not None:
         models = models.filter(rating_average__gte=search.min_rating)
     through = AIModel.tags.through
-    for slug in search.tags:  # every tag must be present; IN (uncorrelated) lets the database build the set once
+    for (
+        slug
+    ) in search.tags:  # every tag must be present; IN (uncorrelated) lets the database build the set once
         models = models.filter(pk__in=through.objects.filter(tag__slug=slug).values("aimodel_id"))
     if search.q:
         models = _with_text_search(models, search.q)
@@ -445,10 +450,8 @@ def model_search(search: ModelSearch, *, with_facets: bool | None = None) -> Mod
     sort_field = SORT_FIELDS[search.sort]
     # Cards read tags from the `search_tags` copy: no tag query per page.
     page = models.defer(*LIST_DEFERRED_FIELDS)
-    if search.sort == "newest":
-        page = page.order_by(F("published_at").desc(nulls_last=True), "-id")
-    else:
-        page = page.order_by(f"-{sort_field}", "-id")
+    # Every sort reads a partial index on public listings (see AIModel.Meta.indexes) in its own order.
+    page = page.order_by(f"-{sort_field}", "-id")
     if search.cursor:
         value, last_id = _decode_cursor(search.cursor, search.sort)
         page = _after_cursor(page, sort_field, value, last_id)
@@ -459,8 +462,22 @@ def model_search(search: ModelSearch, *, with_facets: bool | None = None) -> Mod
         last = items[-1]
         next_cursor = _encode_cursor(search.sort, getattr(last, sort_field), last.pk)
     compute_facets = with_facets if with_facets is not None else not search.cursor
-    facets = _facets(models) if compute_facets else None
+    facets = _facets_cached(models) if compute_facets else None
     return ModelSearchResult(items=items, next_cursor=next_cursor, facets=facets, search=search)
+
+
+def _facets_cached(models: QuerySet[AIModel]) -> Facets:
+    """Facet counts for a filter set, shared by all callers for CATALOG_FACETS_CACHE_SECONDS: counting tags over most
+    of the catalog costs hundreds of milliseconds, and counts a minute old are what every large catalog shows."""
+    if not settings.CATALOG_FACETS_CACHE_SECONDS:
+        return _facets(models)
+    sql, params = models.order_by().values("id").query.sql_with_params()
+    key = "catalog:facets:" + hashlib.sha256(repr((sql, params)).encode()).hexdigest()
+    facets: Facets | None = cache.get(key)
+    if facets is None:
+        facets = _facets(models)
+        cache.set(key, facets, settings.CATALOG_FACETS_CACHE_SECONDS)
+    return facets
 
 
 def _facets(models: QuerySet[AIModel]) -> Facets:

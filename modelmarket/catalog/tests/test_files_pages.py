@@ -135,7 +135,9 @@ def test_others_get_404_for_a_draft_and_403_for_a_published_model(creator, draft
     other = make_user("creator")
 
     assert logged_in(other).get(page_url(draft)).status_code == 404
-    AIModel.objects.filter(pk=draft.model_id).update(status=ModelStatus.PUBLISHED)
+    AIModel.objects.filter(pk=draft.model_id).update(
+        status=ModelStatus.PUBLISHED, published_at=timezone.now()
+    )
     ModelVersion.objects.filter(pk=draft.pk).update(published_at=timezone.now())
     assert logged_in(other).get(page_url(draft)).status_code == 403
 

@@ -20,6 +20,7 @@ from modelmarket.catalog.selectors.search import (
     model_autocomplete,
     model_search,
     model_search_params,
+    model_search_params_from_query,
 )
 from modelmarket.catalog.services.models import (
     model_create,
@@ -322,7 +323,10 @@ def test_cursor_paging_returns_every_result_exactly_once(creator, client, sort):
             card_markdown="paging " * (number % 4),
         )
         created.append(model.slug)
-    AIModel.objects.filter(slug=created[0]).update(published_at=None)  # undated listings come last
+    # Public listings always have a publication time (a database constraint); the oldest comes last.
+    AIModel.objects.filter(slug=created[0]).update(
+        published_at=timezone.now() - timezone.timedelta(days=3650)
+    )
 
     seen, pages = collect_pages(
         client, sort=sort, limit=3, **({"q": "paging"} if sort == "relevance" else {})
@@ -551,3 +555,17 @@ def test_openapi_declares_the_catalog_reads(client):
     assert set(schema["paths"]["/api/v1/models"]["get"]["responses"]) >= {"200", "400", "404"}
     assert "/api/v1/models/autocomplete" in schema["paths"]
     assert "200" in schema["paths"]["/api/v1/models/{slug}"]["get"]["responses"]
+
+
+def test_facet_counts_are_shared_for_a_minute_when_caching_is_on(
+    creator, settings, django_assert_num_queries
+):
+    settings.CATALOG_FACETS_CACHE_SECONDS = 60
+    listing(creator, "Cached facets model", task="chat")
+    search = model_search_params_from_query({"task": "chat"})
+    first = model_search(search)
+    with django_assert_num_queries(1):  # the page only; the facets come from the cache
+        again = model_search(search)
+    assert again.facets == first.facets
+    assert first.facets is not None
+    assert first.facets.total == 1

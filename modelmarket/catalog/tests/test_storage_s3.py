@@ -93,7 +93,9 @@ def test_download_redirects_to_a_signed_url_that_serves_the_bytes(creator, draft
     content = b"\x00safetensors-ish\xff" * 4096
     file = file_services.file_upload(actor=creator, version=draft, name="weights.bin", chunks=[content])
     ModelVersion.objects.filter(pk=draft.pk).update(published_at=timezone.now(), is_default=True)
-    AIModel.objects.filter(pk=draft.model_id).update(status=ModelStatus.PUBLISHED)
+    AIModel.objects.filter(pk=draft.model_id).update(
+        status=ModelStatus.PUBLISHED, published_at=timezone.now()
+    )
 
     from django.test import Client
 
