@@ -81,3 +81,23 @@ def api_client_for(api_key_for: Any) -> Any:
         return ApiClient(api_key_for(user, scopes))
 
     return make
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's PostgreSQL test database even if a stray connection (a server thread of the browser test)
+    kept Django's own teardown from dropping it; otherwise every run would leave one behind."""
+    database = settings.DATABASES["default"]
+    name = database.get("TEST", {}).get("NAME")
+    if database["ENGINE"] != "django.db.backends.postgresql" or not name:
+        return
+    import psycopg
+
+    with psycopg.connect(
+        host=database.get("HOST") or None,
+        port=database.get("PORT") or None,
+        user=database.get("USER") or None,
+        password=database.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
