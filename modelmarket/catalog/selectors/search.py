@@ -339,8 +339,12 @@ def _filtered(search: ModelSearch) -> QuerySet[AIModel]:
         models = models.filter(rating_average__gte=search.min_rating)
     if search.tags:
         # Every tag must be present: one grouped pass over the tag links (not one semi-join per tag).
+        # Tag ids first (a tiny query): filtering links by tag_id lets the database use the link index.
+        # An unknown tag leaves fewer ids than tags, so no listing reaches the count below; [0] (no such id) keeps
+        # the SQL valid when none is known.
+        tag_ids = list(Tag.objects.filter(slug__in=search.tags).values_list("id", flat=True)) or [0]
         tagged = (
-            AIModel.tags.through.objects.filter(tag__slug__in=search.tags)
+            AIModel.tags.through.objects.filter(tag_id__in=tag_ids)
             .values("aimodel_id")
             .annotate(matched=Count("tag_id", distinct=True))
             .filter(**{"matched": len(search.tags)})  # an annotation the type stubs cannot see
