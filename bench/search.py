@@ -83,10 +83,12 @@ def load(count: int, rebuild: bool) -> None:
     from django.db import connection, transaction
 
     from modelmarket.catalog.models import AIModel
+    from modelmarket.core.db import planner_statistics_refresh
 
     existing = AIModel.objects.count()
     if existing == count and not rebuild:
         print(f"reusing {existing:,} listings", flush=True)
+        planner_statistics_refresh()  # as the periodic housekeeping job keeps them in a running marketplace
         return
     started = time.perf_counter()
     with transaction.atomic():

@@ -8,8 +8,10 @@ def _search_index_ensure(using: str = "default", **_: Any) -> None:
     from django.db import connections
 
     from modelmarket.catalog.search_index import search_index_ensure
+    from modelmarket.core.db import planner_statistics_refresh
 
     search_index_ensure(connections[using])
+    planner_statistics_refresh(connections[using])  # a table rebuild drops them
 
 
 class CatalogConfig(AppConfig):

@@ -24,7 +24,9 @@ def email_send(data: dict[str, object]) -> None:
 
 @db_periodic_task(crontab(minute="*/10"))
 def housekeeping_purge_expired() -> None:
-    """Drop rate-limit windows long closed and idempotency records past their replay horizon."""
+    """Drop rate-limit windows long closed and idempotency records past their replay horizon; refresh the query
+    planner's statistics on SQLite."""
+    from modelmarket.core.db import planner_statistics_refresh
     from modelmarket.core.models import IdempotencyRecord, RateLimitCounter
 
     now = timezone.now()
@@ -32,3 +34,4 @@ def housekeeping_purge_expired() -> None:
     IdempotencyRecord.objects.filter(
         created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
     ).delete()
+    planner_statistics_refresh()

@@ -56,3 +56,18 @@ def test_forbidden_page_uses_the_site_layout(rf):
     page = response.content.decode()
     assert "<h1>You can't do that here</h1>" in page
     assert '<header class="site-header">' in page
+
+
+def test_housekeeping_refreshes_the_sqlite_planner_statistics(creator):
+    from django.db import connection
+
+    from modelmarket.catalog.services.models import model_create
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL keeps its own statistics (autovacuum)")
+    model_create(actor=creator, name="Counted", task="chat", license="mit")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS sqlite_stat1")
+        housekeeping_purge_expired.call_local()
+        cursor.execute("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'catalog_aimodel'")
+        assert cursor.fetchone()[0] > 0
