@@ -108,7 +108,11 @@ def read_model_header(handle: IO[bytes], *, size_bytes: int) -> dict[str, Any]:
         elif number == GRAPH and wire_type == 2:
             has_graph = True
         elif number == OPSET_IMPORT and wire_type == 2 and value is not None:
-            header["opsets"].append(_opset(value))
+            opset = _opset(value)
+            if (
+                opset not in header["opsets"]
+            ):  # converters may import the default domain as "" and as "ai.onnx"
+                header["opsets"].append(opset)
     if not 1 <= header.get("ir_version", 0) <= 100:
         raise ProtobufError("no ONNX IR version")
     if not has_graph:
