@@ -82,6 +82,17 @@ def api_auth(scope: str = ApiKeyScope.READ) -> list[Any]:
     return [BearerKeyAuth(scope), HeaderKeyAuth(scope), BrowserSessionAuth()]
 
 
+def _anyone(request: HttpRequest) -> Any:
+    """Last in an auth list: no key and no session reads as the anonymous user (truthy, so ninja lets it in)."""
+    return request.user
+
+
+def api_auth_optional(scope: str = ApiKeyScope.READ) -> list[Any]:
+    """For public reads that show more to the signed-in (their own drafts): an API key with `scope`, the browser
+    session, or nobody. A key that is presented but invalid still answers 401."""
+    return [*api_auth(scope), _anyone]
+
+
 class RateLimitMiddleware:
     """Limits every /api/ request: per API key (its own requests_per_minute or the default), per user for browser
     sessions, per client IP otherwise — and per IP for presented keys that are not valid, so guessing keys is

@@ -4,13 +4,10 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from modelmarket.accounts.models import ApiKey
-
-
-class StrictIn(Schema):
-    model_config = ConfigDict(extra="forbid")
+from modelmarket.core.api.schemas import StrictIn
 
 
 class MeOut(Schema):

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from ninja import Query, Schema, Status
 
-from modelmarket.accounts.authentication import api_auth
+from modelmarket.accounts.authentication import api_auth, api_auth_optional
 from modelmarket.accounts.models import ApiKeyScope
 from modelmarket.catalog.api.router import router
 from modelmarket.catalog.models import ModelFile
@@ -36,16 +35,6 @@ from modelmarket.core.exceptions import ApplicationError, BadRequest
 
 ERRORS = ERROR_RESPONSES
 FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-
-
-def anonymous_allowed(request: HttpRequest) -> Any:
-    """Last in an auth list: lets a caller without credentials through as anonymous. A key that is presented
-    must still be valid (the key auth before this one answers 401 otherwise)."""
-    return AnonymousUser()
-
-
-def public_auth() -> list[Any]:
-    return [*api_auth(ApiKeyScope.READ), anonymous_allowed]
 
 
 def _viewer(request: HttpRequest) -> Any:
@@ -151,7 +140,7 @@ def upload_file(request: HttpRequest, slug: str, version: str, name: str = Query
 @router.get(
     "/models/{slug}/files",
     response={200: FilePage, **ERRORS},
-    auth=public_auth(),
+    auth=api_auth_optional(),
     url_name="catalog_file_list",
 )
 def list_files(
@@ -177,7 +166,7 @@ def list_files(
 @router.get(
     "/models/{slug}/files/{file_id}",
     response={200: FileOut, **ERRORS},
-    auth=public_auth(),
+    auth=api_auth_optional(),
     url_name="catalog_file_detail",
 )
 def get_file(request: HttpRequest, slug: str, file_id: int) -> dict[str, Any]:
@@ -187,7 +176,7 @@ def get_file(request: HttpRequest, slug: str, file_id: int) -> dict[str, Any]:
 @router.get(
     "/models/{slug}/files/{file_id}/download",
     response={302: None, 200: None, **ERRORS},
-    auth=public_auth(),
+    auth=api_auth_optional(),
     url_name="catalog_file_download",
 )
 def download_file(request: HttpRequest, slug: str, file_id: int) -> HttpResponseBase:

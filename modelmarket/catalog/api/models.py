@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from modelmarket.accounts.authentication import api_auth
 from modelmarket.accounts.models import ApiKeyScope, User
@@ -23,14 +23,10 @@ from modelmarket.catalog.selectors.models import (
     versions_visible_to,
 )
 from modelmarket.catalog.services import models as services
-from modelmarket.core.api.schemas import ERROR_RESPONSES
+from modelmarket.core.api.schemas import ERROR_RESPONSES, StrictIn
 
 WRITE = api_auth(ApiKeyScope.MANAGE)
 READ = api_auth(ApiKeyScope.READ)
-
-
-class StrictIn(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ModelCreateIn(StrictIn):

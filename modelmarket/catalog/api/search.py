@@ -11,8 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Schema
 from pydantic import Field
 
-from modelmarket.accounts.authentication import api_auth
-from modelmarket.accounts.models import ApiKeyScope
+from modelmarket.accounts.authentication import api_auth_optional
 from modelmarket.catalog.api.router import router
 from modelmarket.catalog.markdown import render_markdown
 from modelmarket.catalog.schemas import (
@@ -66,12 +65,6 @@ class AutocompleteQuery(Schema):
     )
 
 
-def _anyone(request: HttpRequest) -> Any:
-    """Last in the auth list: no key and no session reads as the anonymous user (truthy, so ninja lets it in).
-    A key that is presented but invalid still fails in the key authenticators before this."""
-    return request.user
-
-
 @router.get(
     "/models",
     response={200: ModelListOut, **ERROR_RESPONSES},
@@ -114,7 +107,7 @@ def autocomplete_models(request: HttpRequest, query: Query[AutocompleteQuery]) -
 @router.get(
     "/models/{slug}",
     response={200: ModelDetailOut, **ERROR_RESPONSES},
-    auth=[*api_auth(ApiKeyScope.READ), _anyone],
+    auth=api_auth_optional(),
     summary="A model's public page as JSON",
     operation_id="catalog_get_model",
 )

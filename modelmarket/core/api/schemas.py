@@ -3,6 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from ninja import Schema
+from pydantic import ConfigDict
+
+
+class StrictIn(Schema):
+    """Request bodies refuse fields they do not know (422), so a typo is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorBody(Schema):
