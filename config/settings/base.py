@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "modelmarket.accounts",
     "modelmarket.ops",
     "modelmarket.catalog",
+    "modelmarket.inference",
+    "modelmarket.usage",
 ]
 
 MIDDLEWARE = [
@@ -417,6 +419,22 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- Inference gateway ------------------------------------------------------------------------------------------
+# Upstream URLs that creators supply are refused when they resolve to private, loopback, link-local or metadata
+# addresses, unless the host is listed here (for a model server on the operator's own network).
+GATEWAY_ALLOWED_UPSTREAM_HOSTS = env_list("GATEWAY_ALLOWED_UPSTREAM_HOSTS", [])
+# Total time for one call, retries included, and the connect timeout of each attempt.
+GATEWAY_TIMEOUT_SECONDS = env_int("GATEWAY_TIMEOUT_SECONDS", 60)
+GATEWAY_CONNECT_TIMEOUT_SECONDS = env_int("GATEWAY_CONNECT_TIMEOUT_SECONDS", 5)
+GATEWAY_MAX_REQUEST_BYTES = env_int("GATEWAY_MAX_REQUEST_BYTES", 1_000_000)
+GATEWAY_MAX_RESPONSE_BYTES = env_int("GATEWAY_MAX_RESPONSE_BYTES", 10_000_000)
+# The OpenAI-compatible router and task endpoints of Hugging Face (inference; the Hub API above is for sync).
+HUGGINGFACE_INFERENCE_BASE = os.environ.get(
+    "HUGGINGFACE_INFERENCE_BASE", "https://router.huggingface.co"
+).rstrip("/")
+# Where local ONNX files are copied from remote storage (S3) before onnxruntime opens them.
+ONNX_CACHE_DIR = Path(os.environ.get("ONNX_CACHE_DIR", VAR_DIR / "onnx-cache"))
 
 # --- Observability ----------------------------------------------------------------------------------------------
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")

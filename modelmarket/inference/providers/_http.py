@@ -1,0 +1,187 @@
+"""What the HTTP providers share: one way to send a request under the call's deadline, map the upstream's failures
+to `ProviderError`s, read a bounded JSON body, and read a Server-Sent Events stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+from django.conf import settings
+
+from modelmarket.inference.providers.base import (
+    CallContext,
+    ProviderError,
+    UpstreamBadResponse,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+
+class UpstreamBadRequest(UpstreamRejected):
+    """The upstream refused the caller's input (400/422): the caller's to fix, so 400, not 502."""
+
+    status = 400
+    code = "upstream_bad_request"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _error_message(body: bytes) -> str:
+    """The upstream's own words, from the shapes vendors use: {"error": {"message"}}, {"error": "..."},
+    {"detail": "..."}; else the start of the body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace")
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+        for key in ("error", "detail", "message"):
+            if isinstance(data.get(key), str):
+                return data[key]
+    return body[:200].decode("utf-8", "replace")
+
+
+async def raise_for_upstream(response: aiohttp.ClientResponse, *, vendor: str) -> None:
+    """Turn a non-2xx upstream answer into the matching ProviderError (the body is read, bounded, for its
+    message). 2xx returns."""
+    if response.status < 300:
+        return
+    body = await response.content.read(64 * 1024)
+    message = f"{vendor} answered {response.status}: {_error_message(body)}"
+    status = response.status
+    if status == 429:
+        raise UpstreamRateLimited(
+            message,
+            upstream_status=status,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    if status in (502, 503, 504):
+        raise UpstreamUnavailable(
+            message,
+            upstream_status=status,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    if status in (400, 422):
+        raise UpstreamBadRequest(message, upstream_status=status)
+    if 400 <= status < 500:
+        raise UpstreamRejected(message, upstream_status=status)
+    raise UpstreamBadResponse(message, upstream_status=status)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """How to send: the deadline comes from the call context; `connect` from the settings."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    json_body: Any = None
+
+
+@asynccontextmanager
+async def upstream_request(
+    ctx: CallContext, sent: Sent, *, vendor: str, timeout_seconds: float | None = None
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """Send `sent` and yield the 2xx response; map network failures and timeouts to ProviderErrors. The response
+    is released when the block ends (also when the consumer stops early: that closes the upstream connection, which
+    is how an abandoned stream cancels the upstream call)."""
+    total = min(ctx.remaining(), timeout_seconds) if timeout_seconds else ctx.remaining()
+    timeout = aiohttp.ClientTimeout(total=total, sock_connect=settings.GATEWAY_CONNECT_TIMEOUT_SECONDS)
+    headers = dict(sent.headers)
+    if ctx.request_id:
+        headers.setdefault("X-Request-ID", ctx.request_id)
+    try:
+        async with ctx.session.request(
+            sent.method, sent.url, headers=headers, json=sent.json_body, timeout=timeout
+        ) as response:
+            await raise_for_upstream(response, vendor=vendor)
+            yield response
+    except ProviderError:
+        raise
+    except TimeoutError as exc:
+        raise UpstreamTimeout(f"{vendor} did not answer in time.") from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise UpstreamBadResponse(f"{vendor} closed the connection mid-response.") from exc
+    except (aiohttp.ClientConnectionError, aiohttp.ClientOSError) as exc:
+        if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientConnectorError):
+            raise UpstreamUnavailable(f"Could not reach {vendor}: {type(exc).__name__}.") from exc
+        raise UpstreamBadResponse(f"{vendor} closed the connection: {type(exc).__name__}.") from exc
+
+
+async def read_json(response: aiohttp.ClientResponse, *, vendor: str) -> Any:
+    """The body as JSON, refusing more than GATEWAY_MAX_RESPONSE_BYTES and anything that is not JSON."""
+    limit = settings.GATEWAY_MAX_RESPONSE_BYTES
+    body = await response.content.read(limit + 1)
+    if len(body) > limit:
+        raise UpstreamBadResponse(f"{vendor} answered more than {limit} bytes.")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise UpstreamBadResponse(f"{vendor} answered something that is not JSON.") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    event: str
+    data: str
+
+
+async def sse_events(response: aiohttp.ClientResponse, *, vendor: str) -> AsyncIterator[SseEvent]:
+    """Server-Sent Events from a response: `event:` and `data:` fields, multi-line data joined with newlines,
+    comments (`: keep-alive`) skipped. Ends when the upstream closes the stream; a stream cut off mid-event raises
+    UpstreamBadResponse. Lines longer than GATEWAY_MAX_RESPONSE_BYTES are refused."""
+    event, data_lines = "message", list[str]()
+    limit = settings.GATEWAY_MAX_RESPONSE_BYTES
+    try:
+        while True:
+            raw = await response.content.readline()
+            if not raw:
+                break
+            if len(raw) > limit:
+                raise UpstreamBadResponse(f"{vendor} sent an event larger than {limit} bytes.")
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not line:
+                if data_lines:
+                    yield SseEvent(event, "\n".join(data_lines))
+                event, data_lines = "message", []
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                event = value
+            elif name == "data":
+                data_lines.append(value)
+    except aiohttp.ClientPayloadError as exc:
+        raise UpstreamBadResponse(f"{vendor} closed the stream mid-event.") from exc
+    except TimeoutError as exc:
+        raise UpstreamTimeout(f"{vendor} stopped sending before the deadline.") from exc
+    if data_lines:
+        yield SseEvent(event, "\n".join(data_lines))
