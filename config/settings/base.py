@@ -427,6 +427,10 @@ GATEWAY_ALLOWED_UPSTREAM_HOSTS = env_list("GATEWAY_ALLOWED_UPSTREAM_HOSTS", [])
 # Total time for one call, retries included, and the connect timeout of each attempt.
 GATEWAY_TIMEOUT_SECONDS = env_int("GATEWAY_TIMEOUT_SECONDS", 60)
 GATEWAY_CONNECT_TIMEOUT_SECONDS = env_int("GATEWAY_CONNECT_TIMEOUT_SECONDS", 5)
+# The free tier of free listings, per user and listing (0 = no limit); a listing's creator is never limited.
+GATEWAY_FREE_REQUESTS_PER_MINUTE = env_int("GATEWAY_FREE_REQUESTS_PER_MINUTE", 60)
+GATEWAY_FREE_REQUESTS_PER_DAY = env_int("GATEWAY_FREE_REQUESTS_PER_DAY", 1000)
+GATEWAY_FREE_TOKENS_PER_DAY = env_int("GATEWAY_FREE_TOKENS_PER_DAY", 200_000)
 GATEWAY_MAX_REQUEST_BYTES = env_int("GATEWAY_MAX_REQUEST_BYTES", 1_000_000)
 GATEWAY_MAX_RESPONSE_BYTES = env_int("GATEWAY_MAX_RESPONSE_BYTES", 10_000_000)
 # The OpenAI-compatible router and task endpoints of Hugging Face (inference; the Hub API above is for sync).
@@ -435,6 +439,8 @@ HUGGINGFACE_INFERENCE_BASE = os.environ.get(
 ).rstrip("/")
 # Where local ONNX files are copied from remote storage (S3) before onnxruntime opens them.
 ONNX_CACHE_DIR = Path(os.environ.get("ONNX_CACHE_DIR", VAR_DIR / "onnx-cache"))
+# Raw usage events older than this are deleted (every 6 hours); the usage rollups behind stats and analytics stay.
+USAGE_EVENT_RETENTION_DAYS = env_int("USAGE_EVENT_RETENTION_DAYS", 90)
 
 # --- Observability ----------------------------------------------------------------------------------------------
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")

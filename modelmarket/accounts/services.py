@@ -22,6 +22,7 @@ from modelmarket.accounts.selectors import (
 )
 from modelmarket.core.email import email_enqueue
 from modelmarket.core.exceptions import BadRequest, Conflict, PermissionDenied
+from modelmarket.core.generation import generation_bump
 from modelmarket.core.images import square_thumbnail
 
 MAX_ACTIVE_KEYS_PER_USER = 50
@@ -101,6 +102,7 @@ def api_key_revoke(*, user: User, key_id: int) -> ApiKey:
         key = api_key_get(user=user, key_id=key_id)
         ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         key.refresh_from_db()
+    generation_bump()
     return key
 
 

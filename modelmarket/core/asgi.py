@@ -86,3 +86,27 @@ class BodySizeGuard:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class PathDispatcher:
+    """Sends each HTTP request to the first application whose path pattern matches, else to `default`; lifespan
+    events go to `lifespan` (Django's ASGI handler does not speak the lifespan protocol)."""
+
+    def __init__(
+        self, *, routes: list[tuple[str, ASGIApp]], default: ASGIApp, lifespan: ASGIApp | None
+    ) -> None:
+        self.routes = [(re.compile(pattern), app) for pattern, app in routes]
+        self.default = default
+        self.lifespan = lifespan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            if self.lifespan is not None:
+                await self.lifespan(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        for pattern, app in self.routes:
+            if pattern.match(path):
+                await app(scope, receive, send)
+                return
+        await self.default(scope, receive, send)

@@ -49,3 +49,14 @@ class RateLimitCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bucket}@{self.window_start}: {self.count}"
+
+
+class CacheGeneration(models.Model):
+    """A named counter bumped whenever data that processes cache in memory changes (`core.generation`); the
+    processes poll it and drop their caches when it moves. Redis holds the counters instead when REDIS_URL is set."""
+
+    name = models.CharField(max_length=50, unique=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value}"

@@ -27,6 +27,7 @@ from modelmarket.catalog.models import AIModel, ModelFile, ModelVersion
 from modelmarket.catalog.validation import validate_file
 from modelmarket.catalog.vocabulary import ValidationStatus
 from modelmarket.core.exceptions import BadRequest, Conflict, NotFound, PayloadTooLarge
+from modelmarket.core.generation import generation_bump
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ def file_validate(*, file_id: int) -> ModelFile | None:
         validated_at=timezone.now(),
         updated_at=timezone.now(),
     )
+    generation_bump()  # a version's runnable files changed
     file.refresh_from_db()
     return file
 

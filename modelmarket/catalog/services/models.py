@@ -19,6 +19,8 @@ from modelmarket.catalog.models import AIModel, ModelVersion, Tag
 from modelmarket.catalog.selectors.models import user_is_catalog_staff
 from modelmarket.catalog.vocabulary import Modality, ModelStatus, Source, Task, ValidationStatus
 from modelmarket.core.exceptions import BadRequest, Conflict, PermissionDenied
+from modelmarket.core.generation import generation_bump
+from modelmarket.inference.ssrf import checked_upstream_url
 
 SEMVER = re.compile(r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})(?:-([0-9A-Za-z.-]{1,40}))?$")
 SPDX_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}$")
@@ -149,6 +151,7 @@ def model_create(
     _check_choice(source, Source, "invalid_source", "source")
     if source == Source.OPENAI_COMPATIBLE and not endpoint_url:
         raise BadRequest("An OpenAI-compatible listing needs its server's URL.", code="endpoint_required")
+    endpoint_url = checked_upstream_url(endpoint_url)
     if source in (Source.HUGGINGFACE, Source.REPLICATE) and not external_id:
         raise BadRequest("A provider listing needs the provider's model id.", code="external_id_required")
     try:
@@ -170,6 +173,7 @@ def model_create(
                 endpoint_url=endpoint_url.strip(),
             )
             tags_set(model=model, tags=tags)
+            generation_bump()  # the gateway may have cached "no such model" for this slug
     except IntegrityError as exc:
         if "slug" in str(exc).lower() or (slug and AIModel.objects.filter(slug=slug).exists()):
             raise Conflict("That slug is taken.", code="slug_taken", details={"slug": slug}) from None
@@ -191,6 +195,7 @@ def model_update(*, actor: User, model: AIModel, changes: dict[str, Any]) -> AIM
         "input_modalities": _check_modalities,
         "output_modalities": _check_modalities,
         "license": _check_license,
+        "endpoint_url": checked_upstream_url,
     }
     cleaned = {field: cleaners.get(field, lambda value: value)(value) for field, value in changes.items()}
     with transaction.atomic():
@@ -203,6 +208,7 @@ def model_update(*, actor: User, model: AIModel, changes: dict[str, Any]) -> AIM
         model.save()
         if "tags" in cleaned:
             tags_set(model=model, tags=cleaned["tags"])
+    generation_bump()
     return model
 
 
@@ -230,6 +236,7 @@ def model_publish(*, actor: User, model: AIModel) -> AIModel:
         else:
             model.status = ModelStatus.PENDING_REVIEW
         model.save(update_fields=["status", "published_at", "updated_at"])
+    generation_bump()
     return model
 
 
@@ -246,6 +253,7 @@ def model_review(*, actor: User, model: AIModel, approve: bool, note: str = "") 
         if approve:
             model.published_at = model.published_at or timezone.now()
         model.save(update_fields=["status", "review_note", "published_at", "updated_at"])
+    generation_bump()
     return model
 
 
@@ -254,6 +262,7 @@ def model_deprecate(*, actor: User, model: AIModel) -> AIModel:
         raise Conflict("Only published models can be deprecated.", code="not_published")
     AIModel.objects.filter(pk=model.pk).update(status=ModelStatus.DEPRECATED, updated_at=timezone.now())
     model.refresh_from_db()
+    generation_bump()
     return model
 
 
@@ -263,12 +272,14 @@ def model_delete(*, actor: User, model: AIModel) -> AIModel:
         deleted_at=timezone.now(), updated_at=timezone.now()
     )
     model.refresh_from_db()
+    generation_bump()
     return model
 
 
 def model_restore(*, actor: User, model: AIModel) -> AIModel:
     AIModel.objects.filter(pk=model.pk).update(deleted_at=None, updated_at=timezone.now())
     model.refresh_from_db()
+    generation_bump()
     return model
 
 
@@ -289,6 +300,7 @@ def version_create(
             raise BadRequest("Schemas are JSON Schema objects.", code="invalid_schema")
     try:
         with transaction.atomic():
+            generation_bump()
             return ModelVersion.objects.create(
                 model=model,
                 version=version.strip(),
@@ -317,6 +329,7 @@ def version_update(*, actor: User, version: ModelVersion, changes: dict[str, Any
         for field, value in changes.items():
             setattr(version, field, value)
         version.save()
+    generation_bump()
     return version
 
 
@@ -341,6 +354,7 @@ def version_publish(*, actor: User, version: ModelVersion) -> ModelVersion:
         version.save(update_fields=["published_at", "updated_at"])
         if not version.model.versions.filter(is_default=True).exists():
             _make_default(version)
+    generation_bump()
     return version
 
 
@@ -362,6 +376,7 @@ def version_set_default(*, actor: User, version: ModelVersion) -> ModelVersion:
             pk=version.model_id
         ).first()  # one default change at a time
         _make_default(version)
+    generation_bump()
     return version
 
 
@@ -394,4 +409,5 @@ def version_deprecate(
             is_default=False,
         )
     version.refresh_from_db()
+    generation_bump()
     return version

@@ -1,0 +1,16 @@
+"""The gateway on its own, to scale it apart from the web tier:
+
+    granian --interface asgi --workers 4 modelmarket.inference.gateway.asgi:application
+
+`config/asgi.py` serves the same application beside Django in one process (`make run`)."""
+
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+django.setup()
+
+from modelmarket.inference.gateway.app import build_app  # noqa: E402  (after Django is set up)
+
+application = build_app()

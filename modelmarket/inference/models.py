@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from modelmarket.catalog.models import AIModel, ModelVersion
+from modelmarket.core.models import TimestampedModel
+
+
+class ListingGatewayConfig(TimestampedModel):
+    """How the gateway reaches one listing beyond what its versions say: the creator's own upstream secret (kept
+    encrypted, never returned by any API), an optional fallback version, and a tighter time limit."""
+
+    model = models.OneToOneField(AIModel, on_delete=models.CASCADE, related_name="gateway_config")
+    secret_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    secret_hint = models.CharField(max_length=8, blank=True, help_text="The secret's last characters.")
+    fallback_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Called when the default version's upstream fails with a retryable error.",
+    )
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"gateway config of {self.model_id}"
+
+
+class InferenceJob(TimestampedModel):
+    """A long call still running upstream (a Replicate prediction), answered 202 and polled by its public id."""
+
+    class Status(models.TextChoices):
+        STARTING = "starting"
+        PROCESSING = "processing"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    model = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=32)
+    provider_job_id = models.CharField(max_length=200)
+    provider_urls = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTING)
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    compute_ms = models.PositiveBigIntegerField(default=0)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["starting", "processing", "succeeded", "failed", "canceled"]),
+                name="inferencejob_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELED)
+
+
+class QuotaCounter(models.Model):
+    """Requests or tokens used in one quota period, when no Redis is configured (Redis holds them otherwise).
+    Changed only by atomic conditional upserts (`inference.gateway.limits`)."""
+
+    bucket = models.CharField(max_length=200)
+    period_start = models.BigIntegerField(help_text="Unix time (seconds) at which the period opened.")
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", "period_start"], name="quotacounter_unique_bucket_period"
+            )
+        ]
+        indexes = [models.Index(fields=["period_start"], name="quotacounter_period_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket}@{self.period_start}: {self.count}"

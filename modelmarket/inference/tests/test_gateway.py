@@ -1,0 +1,274 @@
+"""The gateway end to end, in process: Starlette's TestClient runs the real application (lifespan, caches, limits,
+metering) against the test database; the demo catalog's ONNX models run for real; OpenAI-compatible upstreams are
+the loopback fakes in `upstreams.py`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from modelmarket.accounts.services import api_key_revoke
+from modelmarket.catalog.demo.loader import demo_catalog_load
+from modelmarket.catalog.models import AIModel
+from modelmarket.catalog.services.models import model_create, model_publish, version_create, version_publish
+from modelmarket.inference.gateway.app import build_app
+from modelmarket.usage.models import UsageEvent
+
+IRIS = "iris-species-classifier"
+SETOSA = {"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}
+
+
+@pytest.fixture
+def demo(transactional_db: Any, creator: Any) -> Any:
+    demo_catalog_load(uploader=creator)
+    return creator
+
+
+@pytest.fixture
+def gateway(transactional_db: Any) -> Iterator[TestClient]:
+    with TestClient(build_app(), base_url="http://testserver") as client:
+        yield client
+
+
+def _auth(raw: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def test_native_call_runs_the_onnx_model_meters_it_and_says_who_served_it(demo, buyer, api_key_for):
+    raw = api_key_for(buyer)
+    with TestClient(build_app()) as gateway:
+        response = gateway.post(
+            f"/api/v1/models/{IRIS}/inference", json={"input": SETOSA}, headers=_auth(raw)
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == IRIS
+    assert body["provider"] == "local_onnx"
+    assert body["output"]["label"] == "setosa"
+    assert body["cost"] == {"amount_minor": 0, "currency": "USD"}
+    assert response.headers["X-ModelMarket-Provider"] == "local_onnx"
+    assert response.headers["X-ModelMarket-Version"] == body["version"]
+    assert response.headers["X-ModelMarket-Cost"] == "0 USD"
+    assert response.headers["X-RateLimit-Limit"] == "120"
+    assert response.headers["X-Request-ID"]
+    # The worker wrote its buffered event when it shut down (the TestClient block ended).
+    event = UsageEvent.objects.get()
+    assert (event.status, event.provider, event.user_id, event.http_status) == (
+        "succeeded",
+        "local_onnx",
+        buyer.pk,
+        200,
+    )
+    assert event.event_id == body["id"]
+
+
+def test_input_that_does_not_fit_the_schema_is_422_and_metered_as_such(demo, buyer, api_key_for, gateway):
+    response = gateway.post(
+        f"/api/v1/models/{IRIS}/inference",
+        json={"input": {"sepal_length_cm": "long"}},
+        headers=_auth(api_key_for(buyer)),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "status"),
+    [
+        ({"inputs": {}}, "validation_error", 422),
+        ({"input": {}, "version": "9.9.9"}, "version_not_found", 404),
+        ("not json", "malformed_json", 400),
+    ],
+)
+def test_bad_requests_get_clear_codes(demo, buyer, api_key_for, gateway, body, code, status):
+    kwargs = {"content": body} if isinstance(body, str) else {"json": body}
+    response = gateway.post(f"/api/v1/models/{IRIS}/inference", headers=_auth(api_key_for(buyer)), **kwargs)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_callers_without_a_valid_key_or_scope_are_refused(demo, buyer, api_key_for, gateway):
+    url = f"/api/v1/models/{IRIS}/inference"
+    assert gateway.post(url, json={"input": SETOSA}).json()["error"]["code"] == "not_authenticated"
+    assert gateway.post(url, json={"input": SETOSA}, headers=_auth("mm_nope")).status_code == 401
+    read_only = api_key_for(buyer, scopes=("read",))
+    response = gateway.post(url, json={"input": SETOSA}, headers=_auth(read_only))
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "insufficient_scope")
+    missing = gateway.post(
+        "/api/v1/models/no-such-model/inference", json={"input": 1}, headers=_auth(api_key_for(buyer))
+    )
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "model_not_found")
+
+
+def test_a_revoked_key_stops_working_within_a_second(demo, buyer, api_key_for, gateway):
+    from modelmarket.accounts.models import ApiKey
+
+    raw = api_key_for(buyer)
+    url = f"/api/v1/models/{IRIS}/inference"
+    assert gateway.post(url, json={"input": SETOSA}, headers=_auth(raw)).status_code == 200  # now cached
+    api_key_revoke(user=buyer, key_id=ApiKey.objects.get(user=buyer).pk)
+    revoked_at = time.monotonic()
+    while True:
+        response = gateway.post(url, json={"input": SETOSA}, headers=_auth(raw))
+        if response.status_code == 401:
+            break
+        assert time.monotonic() - revoked_at < 1.0, "the revoked key still worked after a second"
+        time.sleep(0.05)
+    assert response.json()["error"]["code"] == "api_key_revoked"
+
+
+def test_paid_listings_need_an_entitlement(demo, buyer, api_key_for, gateway):
+    AIModel.objects.filter(slug=IRIS).update(pricing="paid")
+    response = gateway.post(
+        f"/api/v1/models/{IRIS}/inference", json={"input": SETOSA}, headers=_auth(api_key_for(buyer))
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (402, "entitlement_required")
+
+
+def test_the_free_tier_quota_answers_402_once_used_up(demo, buyer, api_key_for, settings):
+    settings.GATEWAY_FREE_REQUESTS_PER_DAY = 3
+    raw = api_key_for(buyer)
+    with TestClient(build_app()) as gateway:
+        statuses = [
+            gateway.post(f"/api/v1/models/{IRIS}/inference", json={"input": SETOSA}, headers=_auth(raw))
+            for _ in range(5)
+        ]
+    assert [response.status_code for response in statuses] == [200, 200, 200, 402, 402]
+    assert statuses[-1].json()["error"]["code"] == "request_quota_exhausted"
+    assert sorted(UsageEvent.objects.values_list("status", flat=True)) == ["rejected"] * 2 + ["succeeded"] * 3
+
+
+def test_unknown_gateway_paths_answer_in_the_envelope(gateway):
+    response = gateway.get("/api/v1/inference/not-a-uuid/nothing")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert gateway.get("/v1/chat/completions").json()["error"]["type"] == "invalid_request_error"
+
+
+# --- OpenAI-compatible --------------------------------------------------------------------------------------------
+@pytest.fixture
+def chat_listing(transactional_db: Any, creator: Any, settings: Any) -> Iterator[tuple[str, Any]]:
+    from modelmarket.inference.tests.upstreams import FakeUpstreamThread
+
+    settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
+    with FakeUpstreamThread() as upstream:
+        model = model_create(
+            actor=creator,
+            name="Echo chat",
+            task="chat",
+            license="apache-2.0",
+            source="openai_compatible",
+            endpoint_url=upstream.base_url,
+        )
+        version = version_create(
+            actor=creator,
+            model=model,
+            version="1.0.0",
+            runtime={"provider": "openai_compatible", "model_id": "echo-1", "base_url": upstream.base_url},
+        )
+        version_publish(actor=creator, version=version)
+        model_publish(actor=creator, model=model)
+        yield model.slug, upstream
+
+
+def _openai_client(gateway: TestClient, raw: str) -> Any:
+    import openai
+
+    # The official package, unchanged: only its HTTP client is the in-process transport to the gateway.
+    return openai.OpenAI(api_key=raw, base_url="http://testserver/v1", http_client=gateway, max_retries=0)
+
+
+def test_the_official_openai_client_lists_completes_and_streams(chat_listing, buyer, api_key_for):
+    slug, upstream = chat_listing
+    raw = api_key_for(buyer)
+    with TestClient(build_app()) as gateway:
+        client = _openai_client(gateway, raw)
+        assert slug in [model.id for model in client.models.list()]
+        completion = client.chat.completions.create(
+            model=slug, messages=[{"role": "user", "content": "Hi there"}]
+        )
+        assert completion.model == slug
+        assert completion.choices[0].message.content
+        assert (
+            completion.usage.total_tokens
+            == completion.usage.prompt_tokens + completion.usage.completion_tokens
+        )
+        chunks = list(
+            client.chat.completions.create(
+                model=slug,
+                messages=[{"role": "user", "content": "Tell me more"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        streamed = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+        assert streamed
+        assert chunks[-1].usage is not None
+        assert chunks[-1].usage.completion_tokens > 0
+        without_usage = list(
+            client.chat.completions.create(
+                model=slug, messages=[{"role": "user", "content": "Again"}], stream=True
+            )
+        )
+        assert all(chunk.usage is None for chunk in without_usage)
+    # Every call metered, streams included, with the upstream's own token counts.
+    events = list(UsageEvent.objects.order_by("id"))
+    assert [event.status for event in events] == ["succeeded"] * 3
+    assert [event.stream for event in events] == [False, True, True]
+    assert all(event.output_tokens > 0 and event.tokens_reported for event in events)
+    assert upstream.last_body["stream_options"] == {
+        "include_usage": True
+    }  # asked even when the client did not
+
+
+def test_a_retryable_upstream_failure_is_retried(chat_listing, buyer, api_key_for):
+    slug, upstream = chat_listing
+    upstream.fail_next(503)
+    with TestClient(build_app()) as gateway:
+        response = gateway.post(
+            "/v1/chat/completions",
+            json={"model": slug, "messages": [{"role": "user", "content": "Hi"}]},
+            headers=_auth(api_key_for(buyer)),
+        )
+    assert response.status_code == 200, response.text
+    assert upstream.request_count == 2
+
+
+def test_an_upstream_that_hangs_answers_504_in_openais_shape(chat_listing, buyer, api_key_for, settings):
+    slug, upstream = chat_listing
+    settings.GATEWAY_TIMEOUT_SECONDS = 1
+    upstream.fail_next("hang")
+    with TestClient(build_app()) as gateway:
+        response = gateway.post(
+            "/v1/chat/completions",
+            json={"model": slug, "messages": [{"role": "user", "content": "Hi"}]},
+            headers=_auth(api_key_for(buyer)),
+        )
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "upstream_timeout"
+    assert response.json()["error"]["type"] == "api_error"
+    assert UsageEvent.objects.get().status == "timeout"
+
+
+def test_openai_errors_use_openais_shape(chat_listing, buyer, api_key_for, gateway):
+    slug, _ = chat_listing
+    response = gateway.post(
+        "/v1/chat/completions", json={"model": slug, "messages": []}, headers=_auth(api_key_for(buyer))
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == (
+        "invalid_request_error",
+        "validation_error",
+        "messages",
+    )
+    unknown = gateway.post(
+        "/v1/chat/completions",
+        json={"model": "nope", "messages": [{"role": "user", "content": "x"}]},
+        headers=_auth(api_key_for(buyer)),
+    )
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "model_not_found")
