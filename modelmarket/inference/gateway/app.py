@@ -453,7 +453,7 @@ def _redis_client() -> Any | None:
         return None
     import redis.asyncio
 
-    return redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=5)
 
 
 @asynccontextmanager

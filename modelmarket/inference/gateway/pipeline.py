@@ -207,6 +207,11 @@ class Gateway:
             raise_for_status=False,
             auto_decompress=True,
         )
+        if self.redis is not None:
+            try:
+                await self.redis.ping()  # open the first connection now, not under the first burst of calls
+            except Exception:
+                logger.exception("Redis is not reachable; calls answer 503 limits_unavailable until it is")
         await self.directory.refresh()
         self.directory.start()
         self.meter.start()
@@ -314,13 +319,22 @@ class Gateway:
         """Entitlement, then limits and quotas; raises (after recording the refusal) when the call may not go on."""
         try:
             call.grant = await self.directory.grant(call.caller.user_id, call.listing)
-            call.admission = await self.limiter.admit(
-                caller=call.caller.bucket,
-                caller_limit=call.caller.requests_per_minute,
-                user_id=call.caller.user_id,
-                model_id=call.listing.model_id,
-                grant=call.grant,
-            )
+            try:
+                call.admission = await self.limiter.admit(
+                    caller=call.caller.bucket,
+                    caller_limit=call.caller.requests_per_minute,
+                    user_id=call.caller.user_id,
+                    model_id=call.listing.model_id,
+                    grant=call.grant,
+                )
+            except Exception as exc:
+                # Fail closed: quotas guard money, so no call goes through unchecked while the store is down.
+                logger.exception("the limits store failed")
+                raise ApplicationError(
+                    "Usage limits cannot be checked right now; try again shortly.",
+                    code="limits_unavailable",
+                    status_code=503,
+                ) from exc
         except ApplicationError as refusal:
             call.fail(refusal)
             raise

@@ -272,3 +272,65 @@ def test_openai_errors_use_openais_shape(chat_listing, buyer, api_key_for, gatew
         headers=_auth(api_key_for(buyer)),
     )
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "model_not_found")
+
+
+def test_a_creators_upstream_secret_is_used_for_calls_and_never_shown(
+    transactional_db, creator, buyer, api_key_for, settings
+):
+    from conftest import ApiClient
+    from modelmarket.inference.models import ListingGatewayConfig
+    from modelmarket.inference.tests.upstreams import FakeUpstreamThread, fake_openai_upstream
+
+    settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
+    with FakeUpstreamThread(fake_openai_upstream, api_key="sk-creator-secret-f00d") as upstream:
+        model = model_create(
+            actor=creator,
+            name="Private chat",
+            task="chat",
+            license="mit",
+            source="openai_compatible",
+            endpoint_url=upstream.base_url,
+        )
+        version = version_create(
+            actor=creator,
+            model=model,
+            version="1.0.0",
+            runtime={"provider": "openai_compatible", "model_id": "echo-1", "base_url": upstream.base_url},
+        )
+        version_publish(actor=creator, version=version)
+        model_publish(actor=creator, model=model)
+        chat = {"model": model.slug, "messages": [{"role": "user", "content": "Hi"}]}
+        with TestClient(build_app()) as gateway:
+            refused = gateway.post("/v1/chat/completions", json=chat, headers=_auth(api_key_for(buyer)))
+            assert (refused.status_code, refused.json()["error"]["code"]) == (502, "upstream_rejected")
+
+            owner = ApiClient(api_key_for(creator))
+            response = owner.put(
+                f"/api/v1/models/{model.slug}/gateway",
+                data={"secret": "sk-creator-secret-f00d", "timeout_seconds": 30},
+                content_type="application/json",
+            )
+            assert response.status_code == 200, response.content
+            assert response.json() == {
+                "model": model.slug,
+                "secret_set": True,
+                "secret_hint": "…f00d",
+                "fallback_version": None,
+                "timeout_seconds": 30,
+            }
+            assert b"sk-creator-secret" not in owner.get(f"/api/v1/models/{model.slug}/gateway").content
+            assert b"sk-creator-secret" not in bytes(ListingGatewayConfig.objects.get().secret_encrypted)
+            someone_else = ApiClient(api_key_for(buyer)).put(
+                f"/api/v1/models/{model.slug}/gateway",
+                data={"clear_secret": True},
+                content_type="application/json",
+            )
+            assert someone_else.status_code == 403
+
+            deadline = time.monotonic() + 2  # the change reaches the worker's cache through the generation
+            while (
+                answer := gateway.post("/v1/chat/completions", json=chat, headers=_auth(api_key_for(buyer)))
+            ).status_code != 200:
+                assert time.monotonic() < deadline, answer.text
+                time.sleep(0.05)
+        assert upstream.last_headers["Authorization"] == "Bearer sk-creator-secret-f00d"
