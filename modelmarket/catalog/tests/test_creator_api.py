@@ -263,3 +263,21 @@ def test_editing_a_synced_listing_marks_the_fields_as_the_creators(creator, api_
     slug = _create(client, source="huggingface", external_id="org/model")["slug"]
     client.patch(f"/api/v1/models/{slug}", {"summary": "My words", "tags": ["mine"]}, content_type=JSON)
     assert AIModel.objects.get().locally_edited_fields == ["summary", "tags"]
+
+
+def test_endpoints_into_our_own_network_are_refused_on_create_and_edit(creator, api_client_for, settings):
+    settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = []
+    client = api_client_for(creator)
+    listing = {**NEW_MODEL, "task": "chat", "source": "openai_compatible"}
+    refused = client.post(
+        "/api/v1/models", {**listing, "endpoint_url": "http://169.254.169.254/latest"}, content_type=JSON
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "upstream_url_forbidden"
+    assert not AIModel.objects.exists()
+
+    slug = _create(client, **listing, endpoint_url="https://93.184.215.14/v1")["slug"]
+    edit = client.patch(f"/api/v1/models/{slug}", {"endpoint_url": "http://[::1]:8000/v1"}, content_type=JSON)
+    assert edit.status_code == 422
+    assert edit.json()["error"]["code"] == "upstream_url_forbidden"
+    assert AIModel.objects.get().endpoint_url == "https://93.184.215.14/v1"

@@ -4,7 +4,8 @@ to `ProviderError`s, read a bounded JSON body, and read a Server-Sent Events str
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import LineTooLong
 from django.conf import settings
 
 from modelmarket.inference.providers.base import (
@@ -67,12 +69,38 @@ def _error_message(body: bytes) -> str:
     return body[:200].decode("utf-8", "replace")
 
 
+def _estimated_time(body: bytes) -> float | None:
+    """Hugging Face's "model is loading" answer (503) says when to come back in `estimated_time`, not Retry-After."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    value = data.get("estimated_time") if isinstance(data, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """Up to `limit` + 1 bytes of the body (one more than allowed tells the caller it was too long). Loops:
+    `StreamReader.read(n)` returns what is buffered, which for a body in several packets is less than n."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        part = await response.content.read(limit + 1 - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
 async def raise_for_upstream(response: aiohttp.ClientResponse, *, vendor: str) -> None:
     """Turn a non-2xx upstream answer into the matching ProviderError (the body is read, bounded, for its
     message). 2xx returns."""
     if response.status < 300:
         return
-    body = await response.content.read(64 * 1024)
+    body = (await _read_bounded(response, 64 * 1024))[: 64 * 1024]
     message = f"{vendor} answered {response.status}: {_error_message(body)}"
     status = response.status
     if status == 429:
@@ -82,10 +110,11 @@ async def raise_for_upstream(response: aiohttp.ClientResponse, *, vendor: str) -
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     if status in (502, 503, 504):
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         raise UpstreamUnavailable(
             message,
             upstream_status=status,
-            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=_estimated_time(body) if retry_after is None else retry_after,
         )
     if status in (400, 422):
         raise UpstreamBadRequest(message, upstream_status=status)
@@ -124,6 +153,11 @@ async def upstream_request(
             yield response
     except ProviderError:
         raise
+    except aiohttp.ConnectionTimeoutError as exc:
+        # The connect timeout ran out with time left in the call's budget: a connect error, which may be retried.
+        if ctx.deadline - time.monotonic() > 0:
+            raise UpstreamUnavailable(f"Could not connect to {vendor} in time.") from exc
+        raise UpstreamTimeout(f"{vendor} did not answer in time.") from exc
     except TimeoutError as exc:
         raise UpstreamTimeout(f"{vendor} did not answer in time.") from exc
     except aiohttp.ClientPayloadError as exc:
@@ -137,7 +171,7 @@ async def upstream_request(
 async def read_json(response: aiohttp.ClientResponse, *, vendor: str) -> Any:
     """The body as JSON, refusing more than GATEWAY_MAX_RESPONSE_BYTES and anything that is not JSON."""
     limit = settings.GATEWAY_MAX_RESPONSE_BYTES
-    body = await response.content.read(limit + 1)
+    body = await _read_bounded(response, limit)
     if len(body) > limit:
         raise UpstreamBadResponse(f"{vendor} answered more than {limit} bytes.")
     try:
@@ -152,19 +186,20 @@ class SseEvent:
     data: str
 
 
-async def sse_events(response: aiohttp.ClientResponse, *, vendor: str) -> AsyncIterator[SseEvent]:
+async def sse_events(response: aiohttp.ClientResponse, *, vendor: str) -> AsyncGenerator[SseEvent, None]:
     """Server-Sent Events from a response: `event:` and `data:` fields, multi-line data joined with newlines,
-    comments (`: keep-alive`) skipped. Ends when the upstream closes the stream; a stream cut off mid-event raises
-    UpstreamBadResponse. Lines longer than GATEWAY_MAX_RESPONSE_BYTES are refused."""
+    comments (`: keep-alive`) skipped. Ends when the upstream closes the stream; a stream cut off mid-event (an
+    event or line not finished by its newline, which SSE says to discard) raises UpstreamBadResponse. Lines longer
+    than GATEWAY_MAX_RESPONSE_BYTES are refused."""
     event, data_lines = "message", list[str]()
     limit = settings.GATEWAY_MAX_RESPONSE_BYTES
     try:
         while True:
-            raw = await response.content.readline()
+            raw = await response.content.readline(max_line_length=limit)
             if not raw:
                 break
-            if len(raw) > limit:
-                raise UpstreamBadResponse(f"{vendor} sent an event larger than {limit} bytes.")
+            if not raw.endswith(b"\n"):
+                raise UpstreamBadResponse(f"{vendor} closed the stream mid-event.")
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not line:
                 if data_lines:
@@ -181,7 +216,9 @@ async def sse_events(response: aiohttp.ClientResponse, *, vendor: str) -> AsyncI
                 data_lines.append(value)
     except aiohttp.ClientPayloadError as exc:
         raise UpstreamBadResponse(f"{vendor} closed the stream mid-event.") from exc
+    except LineTooLong as exc:
+        raise UpstreamBadResponse(f"{vendor} sent an event larger than {limit} bytes.") from exc
     except TimeoutError as exc:
         raise UpstreamTimeout(f"{vendor} stopped sending before the deadline.") from exc
     if data_lines:
-        yield SseEvent(event, "\n".join(data_lines))
+        raise UpstreamBadResponse(f"{vendor} closed the stream mid-event.")

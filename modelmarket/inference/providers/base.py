@@ -84,6 +84,13 @@ class UpstreamRejected(ProviderError):
     code = "upstream_rejected"
 
 
+class UpstreamForbidden(UpstreamRejected):
+    """The upstream's host resolved (at connect time) to an address the gateway never calls: private, loopback,
+    link-local, metadata... (see `modelmarket.inference.ssrf`). The listing's to fix, never retried."""
+
+    code = "upstream_url_forbidden"
+
+
 class UpstreamBadResponse(ProviderError):
     """The upstream answered something we cannot read, or closed the connection mid-response."""
 
@@ -96,6 +103,12 @@ class UpstreamFailed(ProviderError):
 
     status = 502
     code = "upstream_failed"
+
+
+class ProviderUnknown(ProviderError):
+    """A listing names a provider the gateway does not have (see `providers.provider_for`)."""
+
+    code = "provider_unknown"
 
 
 class NotSupported(ProviderError):
