@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -211,3 +212,41 @@ def test_deleted_models_leave_the_catalog(creator, client):
 
     assert card_slugs(client.get("/models/").content.decode()) == []
     assert AIModel.objects.filter(pk=model.pk).exists()
+
+
+def test_model_page_has_a_playground_only_for_a_callable_default_version(creator, client):
+    from modelmarket.catalog.demo.loader import demo_catalog_load
+
+    demo_catalog_load(uploader=creator)
+    plain = listing(creator, "No runtime")
+
+    html = client.get("/models/iris-species-classifier/").content.decode()
+
+    config = json.loads(
+        re.search(r'<script id="playground-config" type="application/json">(.*?)</script>', html).group(1)
+    )
+    assert config["endpoint"] == "/api/v1/models/iris-species-classifier/inference"
+    assert (config["version"], config["task"], config["mode"], config["image"]) == (
+        "1.0.0",
+        "tabular-classification",
+        "form",
+        None,
+    )
+    assert config["field_order"] == [
+        "sepal_length_cm",
+        "sepal_width_cm",
+        "petal_length_cm",
+        "petal_width_cm",
+    ]
+    assert set(config["input_schema"]["properties"]) == set(config["field_order"])
+    assert "input_name" not in html  # the runtime itself stays private
+    assert "feature_order" not in html
+    assert 'id="playground" aria-labelledby="playground-heading" data-playground' in html
+    assert "js/playground.js" in html
+    assert "Log in</a> to run it" in html
+    digits = client.get("/models/handwritten-digit-classifier-8x8/").content.decode()
+    assert '"image": {"width": 8, "height": 8, "min": 0, "max": 16}' in digits
+    empty = client.get(f"/models/{plain.slug}/").content.decode()
+    assert "playground-config" not in empty
+    assert "js/playground.js" not in empty
+    assert "Coming soon: try this model from your browser" in empty

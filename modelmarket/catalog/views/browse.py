@@ -15,6 +15,7 @@ from django.utils.cache import patch_vary_headers
 from modelmarket.catalog.markdown import render_markdown
 from modelmarket.catalog.selectors.search import (
     SORT_LABELS,
+    ModelPage,
     ModelSearch,
     ModelSearchResult,
     creator_public_get,
@@ -113,8 +114,39 @@ def model_detail(request: HttpRequest, slug: str) -> TemplateResponse:
         "is_owner": page.model.creator_id == request.user.pk,
         "task_label": dict(Task.choices).get(page.model.task, page.model.task),
         "source_label": dict(Source.choices).get(page.model.source, page.model.source),
+        "playground": _playground(page),
     }
     return _render(request, "catalog/browse/model.html", context)
+
+
+CHAT_TASKS = frozenset({Task.CHAT, Task.TEXT_GENERATION})
+IMAGE_KEYS = ("width", "height", "min", "max")
+
+
+def _playground(page: ModelPage) -> dict[str, Any] | None:
+    """What the playground script needs (rendered with `json_script`), or None when the default version cannot be
+    called. Only public facts about the version: never the runtime's URLs, model ids or credentials."""
+    version = page.default_version
+    runtime = (version.runtime or {}) if version else {}
+    if version is None or not runtime.get("provider"):
+        return None
+    image = runtime.get("image")
+    schema = version.input_schema or {}
+    declared = schema.get("properties")
+    properties: dict[str, Any] = declared if isinstance(declared, dict) else {}
+    # PostgreSQL's jsonb does not keep key order; the runtime's feature order (the schema's own names) restores it.
+    order = runtime.get("feature_order")
+    if not (isinstance(order, list) and sorted(map(str, order)) == sorted(properties)):
+        order = list(properties)
+    return {
+        "endpoint": f"/api/v1/models/{page.model.slug}/inference",
+        "version": version.version,
+        "task": page.model.task,
+        "mode": "chat" if page.model.task in CHAT_TASKS else "form",
+        "input_schema": schema,
+        "field_order": order,
+        "image": {key: image[key] for key in IMAGE_KEYS if key in image} if isinstance(image, dict) else None,
+    }
 
 
 def creator_profile(request: HttpRequest, user_id: int) -> TemplateResponse:
