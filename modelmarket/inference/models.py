@@ -31,7 +31,8 @@ class ListingGatewayConfig(TimestampedModel):
 
 
 class InferenceJob(TimestampedModel):
-    """A long call still running upstream (a Replicate prediction), answered 202 and polled by its public id."""
+    """A long call still running upstream (a Replicate prediction), answered 202 and polled by its public id (by
+    the caller, and by the `inference_jobs_poll` job). Its one usage event is recorded when it ends."""
 
     class Status(models.TextChoices):
         STARTING = "starting"
@@ -55,6 +56,10 @@ class InferenceJob(TimestampedModel):
     error = models.TextField(blank=True)
     compute_ms = models.PositiveBigIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The call's metering, recorded as one usage event when the job ends (then its compute time is known).
+    event_id = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    source = models.CharField(max_length=16, blank=True)
+    request_id = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +14,8 @@ from modelmarket.core.crypto import encrypt_bytes
 from modelmarket.core.exceptions import NotFound, ValidationFailed
 from modelmarket.core.generation import generation_bump
 from modelmarket.inference.models import InferenceJob, ListingGatewayConfig
+from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus
+from modelmarket.usage.services import usage_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,12 @@ def inference_job_create(
     provider_job_id: str,
     provider_urls: dict[str, str],
     status: str,
+    event_id: str,
+    source: str,
+    request_id: str = "",
 ) -> InferenceJob:
+    """Keep a job the provider is still running. `event_id`, `source` and `request_id` are the call's metering,
+    recorded as its one usage event when the job ends (`inference_job_update`)."""
     return InferenceJob.objects.create(
         user_id=user_id,
         api_key_id=api_key_id,
@@ -83,25 +89,62 @@ def inference_job_create(
         provider_job_id=provider_job_id,
         provider_urls=provider_urls,
         status=status,
+        event_id=event_id,
+        source=source,
+        request_id=request_id[:200],
     )
+
+
+# How a job's end is metered: canceled jobs were abandoned by their caller.
+JOB_USAGE_STATUS = {
+    InferenceJob.Status.SUCCEEDED: UsageStatus.SUCCEEDED,
+    InferenceJob.Status.FAILED: UsageStatus.UPSTREAM_ERROR,
+    InferenceJob.Status.CANCELED: UsageStatus.CLIENT_DISCONNECTED,
+}
 
 
 def inference_job_update(
     *, job: InferenceJob, status: str, output: Any = None, error: str = "", compute_ms: int = 0
 ) -> InferenceJob:
-    """Record what the provider reported. A job that reached a terminal status never changes again."""
+    """Record what the provider reported. The first time a job reaches a terminal status, its usage event is
+    recorded in the same transaction; a job that ended never changes again (concurrent pollers race safely: only
+    one conditional update wins)."""
     if job.is_terminal:
         return job
-    completed_at: datetime | None = timezone.now() if status in ("succeeded", "failed", "canceled") else None
-    updated = InferenceJob.objects.filter(pk=job.pk, completed_at__isnull=True).update(
-        status=status,
-        output=output,
-        error=error[:2000],
-        compute_ms=compute_ms,
-        completed_at=completed_at,
-        updated_at=timezone.now(),
-    )
-    job.refresh_from_db()
-    if not updated:
-        logger.info("inference job already final", extra={"job": str(job.public_id)})
+    now = timezone.now()
+    terminal = status in JOB_USAGE_STATUS
+    with transaction.atomic():
+        updated = InferenceJob.objects.filter(pk=job.pk, completed_at__isnull=True).update(
+            status=status,
+            output=output,
+            error=error[:2000],
+            compute_ms=max(0, compute_ms),
+            completed_at=now if terminal else None,
+            updated_at=now,
+        )
+        job.refresh_from_db()
+        if updated and terminal and job.event_id:
+            usage_events_record(records=[_job_usage_record(job)])
     return job
+
+
+def _job_usage_record(job: InferenceJob) -> UsageRecord:
+    assert job.completed_at is not None
+    status = JOB_USAGE_STATUS[InferenceJob.Status(job.status)]
+    return UsageRecord(
+        event_id=job.event_id or "",
+        model_id=job.model_id,
+        version_id=job.version_id,
+        user_id=job.user_id,
+        api_key_id=job.api_key_id,
+        source=job.source or UsageSource.API,
+        provider=job.provider,
+        status=status,
+        started_at=job.created_at,
+        http_status={UsageStatus.SUCCEEDED: 200, UsageStatus.UPSTREAM_ERROR: 502}.get(status, 499),
+        error_code="" if status == UsageStatus.SUCCEEDED else f"job_{job.status}",
+        compute_ms=job.compute_ms,
+        tokens_reported=True,
+        latency_ms=int((job.completed_at - job.created_at).total_seconds() * 1000),
+        request_id=job.request_id,
+    )

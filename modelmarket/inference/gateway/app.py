@@ -271,8 +271,11 @@ async def _job_accepted(call: Call, job: JobRef) -> Response:
         provider_job_id=job.provider_job_id,
         provider_urls=job.urls,
         status=job.status,
+        event_id=call.id,
+        source=call.caller.source,
+        request_id=call.request_id,
     )
-    call.finish(UsageStatus.ACCEPTED, http_status=202)
+    call.defer_to_job()
     return JSONResponse(
         _job_body(record, call.listing.slug, call.target.version),
         202,
@@ -316,10 +319,11 @@ async def _job_action(request: Request, *, cancel: bool) -> Response:
         job = await sync_to_async(inference_job_get, thread_sensitive=False)(
             user_id=caller.user_id, public_id=request.path_params["job_id"]
         )
+        slug, version = job.model.slug, job.version.version  # loaded with the job; refresh_from_db drops them
         if not job.is_terminal:
             gw = gateway(request)
-            listing = await gw.directory.listing(job.model.slug)
-            target = listing.versions.get(job.version.version) if listing else None
+            listing = await gw.directory.listing(slug)
+            target = listing.versions.get(version) if listing else None
             if target is not None:
                 ctx = CallContext(
                     session=gw.session,
@@ -339,9 +343,7 @@ async def _job_action(request: Request, *, cancel: bool) -> Response:
                     error=status.error or "",
                     compute_ms=status.usage.compute_ms,
                 )
-        return JSONResponse(
-            _job_body(job, job.model.slug, job.version.version), headers={"X-Request-ID": request_id}
-        )
+        return JSONResponse(_job_body(job, slug, version), headers={"X-Request-ID": request_id})
     except (ApplicationError, ProviderError) as error:
         return error_response(error, request_id)
 

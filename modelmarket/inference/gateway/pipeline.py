@@ -136,6 +136,11 @@ class Call:
         if self.grant is not None and usage.input_tokens + usage.output_tokens:
             self.gateway.schedule_tokens(self, usage.input_tokens + usage.output_tokens)
 
+    def defer_to_job(self) -> None:
+        """The call became a long job (202): its one usage event is recorded when the job ends, with the compute
+        time the provider reports then (`inference.services.inference_job_update`)."""
+        self.finished = True
+
     def fail(self, error: ProviderError | ApplicationError, usage: Usage | None = None) -> None:
         status = _usage_status_for(error)
         http_status = error.status if isinstance(error, ProviderError) else error.status_code

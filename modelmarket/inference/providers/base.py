@@ -141,8 +141,10 @@ class Target:
 
     @property
     def upstream_key(self) -> str:
-        """What the circuit breaker counts failures by: one upstream server."""
-        return f"{self.provider}:{self.base_url or self.runtime.get('base_url', '')}"
+        """What the circuit breaker counts failures by: one model on one upstream server, so a broken model (or
+        model file) never pauses the provider's other models."""
+        model = self.runtime.get("model_id") or f"version-{self.version_id}"
+        return f"{self.provider}:{self.base_url or self.runtime.get('base_url', '')}:{model}"
 
 
 @dataclass(frozen=True, slots=True)

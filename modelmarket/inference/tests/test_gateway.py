@@ -5,7 +5,9 @@ the loopback fakes in `upstreams.py`."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -334,3 +336,234 @@ def test_a_creators_upstream_secret_is_used_for_calls_and_never_shown(
                 assert time.monotonic() < deadline, answer.text
                 time.sleep(0.05)
         assert upstream.last_headers["Authorization"] == "Bearer sk-creator-secret-f00d"
+
+
+# --- A client that leaves mid-stream --------------------------------------------------------------------------------
+@pytest.mark.anyio
+async def test_a_client_leaving_mid_stream_cancels_upstream_and_pays_for_what_it_got(
+    chat_listing, buyer, api_key_for
+):
+    import asyncio
+    import json
+
+    from asgiref.sync import sync_to_async
+
+    slug, upstream = chat_listing
+    upstream.fail_next("stall", after_chunks=3)  # three chunks, then keep-alives until the client leaves
+    raw = await sync_to_async(api_key_for)(buyer)
+    body = json.dumps(
+        {"model": slug, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    ).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {raw}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    request_sent, leave = False, asyncio.Event()
+    frames: list[bytes] = []
+
+    async def receive() -> dict:
+        nonlocal request_sent
+        if not request_sent:
+            request_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            frames.append(message["body"])
+            if sum(frame.count(b'"content"') for frame in frames) >= 2:
+                leave.set()  # the client goes away after two pieces of the answer
+
+    app = build_app()
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(app(scope, receive, send), timeout=10)
+        assert await upstream.wait_for_disconnect(timeout=5), "the upstream request was not cancelled"
+    event = await sync_to_async(UsageEvent.objects.get)()
+    assert event.status == "client_disconnected"
+    assert event.stream is True
+    assert event.output_tokens > 0  # what was delivered is metered (and would be charged)
+    assert b"[DONE]" not in b"".join(frames)
+
+
+# --- Long jobs (Replicate) ------------------------------------------------------------------------------------------
+@pytest.fixture
+def replicate_listing(transactional_db: Any, creator: Any, settings: Any) -> Iterator[tuple[str, Any]]:
+    from modelmarket.inference.tests.upstreams_replicate import (
+        REPLICATE_TEST_TOKEN,
+        FakeReplicate,
+        ModelScript,
+        serve_in_thread,
+    )
+
+    fake = FakeReplicate()
+    fake.wait_limit_seconds = 1  # Replicate holds `Prefer: wait` up to 60 s; a second keeps the test short
+    fake.add_model(
+        "acme/slow-painter", ModelScript(output=["https://example.com/out.png"], duration_seconds=1.5)
+    )
+    with serve_in_thread(fake) as base_url:
+        settings.REPLICATE_API_BASE = base_url
+        settings.REPLICATE_API_TOKEN = REPLICATE_TEST_TOKEN
+        settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
+        model = model_create(
+            actor=creator,
+            name="Slow painter",
+            task="text-to-image",
+            license="mit",
+            source="replicate",
+            external_id="acme/slow-painter",
+        )
+        version = version_create(
+            actor=creator,
+            model=model,
+            version="1.0.0",
+            runtime={"provider": "replicate", "model_id": "acme/slow-painter"},
+        )
+        version_publish(actor=creator, version=version)
+        model_publish(actor=creator, model=model)
+        yield model.slug, fake
+
+
+def test_a_long_job_answers_202_and_is_polled_to_its_end(replicate_listing, buyer, api_key_for):
+    slug, _ = replicate_listing
+    headers = _auth(api_key_for(buyer))
+    with TestClient(build_app()) as gateway:
+        accepted = gateway.post(
+            f"/api/v1/models/{slug}/inference", json={"input": {"prompt": "a fox"}}, headers=headers
+        )
+        assert accepted.status_code == 202, accepted.text
+        job = accepted.json()
+        assert job["status"] in ("starting", "processing")
+        assert job["urls"]["get"] == f"/api/v1/inference/{job['id']}"
+        deadline = time.monotonic() + 10
+        while (state := gateway.get(job["urls"]["get"], headers=headers).json())["status"] != "succeeded":
+            assert state["status"] in ("starting", "processing"), state
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert state["output"] == ["https://example.com/out.png"]
+        # Someone else's job does not exist for them.
+        other = gateway.get(job["urls"]["get"], headers=_auth(api_key_for(_other_user())))
+        assert other.status_code == 404
+    # One usage event for the call, recorded when the job ended, with the provider's compute time.
+    event = UsageEvent.objects.get()
+    assert (event.event_id, event.status, event.provider) == (
+        job["id"] and event.event_id,
+        "succeeded",
+        "replicate",
+    )
+    assert event.compute_ms > 0
+
+
+def test_unfinished_jobs_are_followed_by_the_poll_job_and_expired_ones_cancelled(
+    replicate_listing, buyer, api_key_for, settings
+):
+    from modelmarket.inference.models import InferenceJob
+    from modelmarket.inference.tasks import inference_jobs_poll
+
+    slug, fake = replicate_listing
+    headers = _auth(api_key_for(buyer))
+    with TestClient(build_app()) as gateway:
+        first = gateway.post(
+            f"/api/v1/models/{slug}/inference", json={"input": {"prompt": "a"}}, headers=headers
+        )
+        time.sleep(1.6)  # the first prediction finishes upstream; nobody asks
+        second = gateway.post(
+            f"/api/v1/models/{slug}/inference", json={"input": {"prompt": "b"}}, headers=headers
+        )
+    assert (first.status_code, second.status_code) == (202, 202)
+    InferenceJob.objects.filter(public_id=second.json()["id"]).update(
+        created_at=InferenceJob.objects.get(public_id=second.json()["id"]).created_at
+        - timedelta(seconds=settings.GATEWAY_JOB_MAX_SECONDS + 1)
+    )
+    inference_jobs_poll.call_local()
+    statuses = dict(InferenceJob.objects.values_list("public_id", "status"))
+    assert statuses[uuid.UUID(first.json()["id"])] == "succeeded"
+    assert statuses[uuid.UUID(second.json()["id"])] == "canceled"
+    assert len(fake.canceled) == 1
+    assert sorted(UsageEvent.objects.values_list("status", flat=True)) == ["client_disconnected", "succeeded"]
+    inference_jobs_poll.call_local()  # nothing left to do, nothing recorded twice
+    assert UsageEvent.objects.count() == 2
+
+
+def test_a_long_job_can_be_cancelled(replicate_listing, buyer, api_key_for):
+    slug, fake = replicate_listing
+    headers = _auth(api_key_for(buyer))
+    with TestClient(build_app()) as gateway:
+        job = gateway.post(
+            f"/api/v1/models/{slug}/inference", json={"input": {"prompt": "a fox"}}, headers=headers
+        ).json()
+        cancelled = gateway.post(job["urls"]["cancel"], headers=headers)
+        assert cancelled.status_code == 200
+        assert cancelled.json()["status"] == "canceled"
+        assert gateway.get(job["urls"]["get"], headers=headers).json()["status"] == "canceled"
+    assert len(fake.canceled) == 1
+
+
+def _other_user() -> Any:
+    from modelmarket.accounts.tests.factories import make_user
+
+    return make_user("buyer")
+
+
+def test_a_failing_version_falls_back_to_the_listings_fallback_and_says_so(
+    transactional_db, creator, buyer, api_key_for, settings
+):
+    from modelmarket.catalog.services.models import version_set_default
+    from modelmarket.inference.services import listing_gateway_config_set
+    from modelmarket.inference.tests.upstreams import FakeUpstreamThread
+
+    settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
+    with FakeUpstreamThread() as broken, FakeUpstreamThread(reply="from the fallback") as healthy:
+        broken.fail_next(503, times=10)
+        model = model_create(
+            actor=creator,
+            name="Two servers",
+            task="chat",
+            license="mit",
+            source="openai_compatible",
+            endpoint_url=healthy.base_url,
+        )
+        old = version_create(
+            actor=creator,
+            model=model,
+            version="1.0.0",
+            runtime={"provider": "openai_compatible", "model_id": "echo-1", "base_url": healthy.base_url},
+        )
+        new = version_create(
+            actor=creator,
+            model=model,
+            version="2.0.0",
+            runtime={"provider": "openai_compatible", "model_id": "echo-2", "base_url": broken.base_url},
+        )
+        old = version_publish(actor=creator, version=old)
+        new = version_publish(actor=creator, version=new)
+        version_set_default(actor=creator, version=new)
+        model_publish(actor=creator, model=model)
+        listing_gateway_config_set(model=model, fallback_version="1.0.0")
+        with TestClient(build_app()) as gateway:
+            response = gateway.post(
+                "/v1/chat/completions",
+                json={"model": model.slug, "messages": [{"role": "user", "content": "Hi"}]},
+                headers=_auth(api_key_for(buyer)),
+            )
+        assert response.status_code == 200, response.text
+        assert response.json()["choices"][0]["message"]["content"] == "from the fallback"
+        assert response.headers["X-ModelMarket-Fallback"] == "true"
+        assert response.headers["X-ModelMarket-Version"] == "1.0.0"
+        assert broken.request_count == 3  # the default version was tried (and retried) first
+    event = UsageEvent.objects.get()
+    assert (event.status, event.version_id) == ("succeeded", old.pk)
