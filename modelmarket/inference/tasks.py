@@ -14,6 +14,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
+from modelmarket.inference import adapters
 from modelmarket.inference.models import InferenceJob, QuotaCounter
 from modelmarket.inference.providers import provider_for
 from modelmarket.inference.providers.base import CallContext, JobRef, JobStatus, ProviderError, Target
@@ -46,12 +47,12 @@ def inference_jobs_poll() -> None:
         target = listing.versions.get(job.version.version) if listing else None
         work.append((job, target, job.created_at < oldest_allowed))
     results = asyncio.run(_ask_providers(work))
-    for (job, _, expired), result in zip(work, results, strict=True):
+    for (job, target, expired), result in zip(work, results, strict=True):
         if isinstance(result, JobStatus):
             inference_job_update(
                 job=job,
                 status=result.status,
-                output=result.output,
+                output=_job_output(job, target, result),
                 error=result.error or "",
                 compute_ms=result.usage.compute_ms,
             )
@@ -66,6 +67,16 @@ def inference_jobs_poll() -> None:
             InferenceJob.objects.filter(pk=job.pk).update(
                 updated_at=timezone.now()
             )  # to the back of the queue
+
+
+def _job_output(job: InferenceJob, target: Target | None, result: JobStatus) -> object:
+    if target is None or result.status != "succeeded":
+        return result.output
+    try:
+        return adapters.task_output(target, result.output)
+    except ProviderError:
+        logger.warning("a job's output has an unexpected shape", extra={"job": str(job.public_id)})
+        return result.output
 
 
 async def _ask_providers(

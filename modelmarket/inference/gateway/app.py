@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,6 +34,7 @@ from modelmarket.core.exceptions import (
     RateLimited,
     ValidationFailed,
 )
+from modelmarket.inference import adapters
 from modelmarket.inference.gateway import calls
 from modelmarket.inference.gateway.metering import UsageMeter
 from modelmarket.inference.gateway.pipeline import Call, Caller, Gateway
@@ -46,6 +47,7 @@ from modelmarket.inference.providers.base import (
     JobRef,
     ProviderError,
     StreamChunk,
+    Target,
     Usage,
 )
 from modelmarket.inference.providers.validation import input_validate
@@ -186,19 +188,27 @@ async def native_inference(request: Request) -> Response:
         except ProviderError as error:
             call.fail(error)
             raise
-        inference = InferenceCall(input=payload.input, parameters=payload.parameters, stream=payload.stream)
+
+        def inference(target: Target) -> InferenceCall:
+            # Per target: a fallback version may sit behind another provider, with its own input shape.
+            value = adapters.provider_input(target, payload.input)
+            return InferenceCall(input=value, parameters=payload.parameters, stream=payload.stream)
+
         if payload.stream:
             return await _native_stream(call, inference)
         result: InferenceResult = await calls.call_provider(
-            call, lambda provider, target: provider.infer(target, inference, call.context())
+            call, lambda provider, target: provider.infer(target, inference(target), call.context())
         )
         call.mark_first_byte()
         if result.job is not None:
             return await _job_accepted(call, result.job)
+        try:
+            output = adapters.task_output(call.target, result.output)
+        except ProviderError as error:
+            call.fail(error)
+            raise
         call.finish(UsageStatus.SUCCEEDED, usage=result.usage)
-        return JSONResponse(
-            _native_body(call, result.output, result.usage), headers=_headers(call, request_id)
-        )
+        return JSONResponse(_native_body(call, output, result.usage), headers=_headers(call, request_id))
     except (ApplicationError, ProviderError) as error:
         return error_response(error, request_id, call.headers() if call else None)
 
@@ -230,9 +240,9 @@ def _native_body(call: Call, output: Any, usage: Usage) -> dict[str, Any]:
     }
 
 
-async def _native_stream(call: Call, inference: InferenceCall) -> Response:
+async def _native_stream(call: Call, inference: Callable[[Target], InferenceCall]) -> Response:
     iterator, first = await calls.open_stream(
-        call, lambda provider, target: provider.infer_stream(target, inference, call.context())
+        call, lambda provider, target: provider.infer_stream(target, inference(target), call.context())
     )
 
     def render(chunk: StreamChunk) -> tuple[list[bytes], str, Usage | None]:
@@ -252,7 +262,7 @@ async def _native_stream(call: Call, inference: InferenceCall) -> Response:
         render=render,
         render_error=render_error,
         render_end=render_end,
-        delivered=calls.DeliveredCount(json.dumps(inference.input)),
+        delivered=calls.DeliveredCount(json.dumps(inference(call.target).input)),
     )
     return StreamingResponse(
         body, media_type="text/event-stream", headers={**SSE_HEADERS, **_headers(call, call.request_id)}
@@ -339,7 +349,9 @@ async def _job_action(request: Request, *, cancel: bool) -> Response:
                 job = await sync_to_async(inference_job_update, thread_sensitive=False)(
                     job=job,
                     status=status.status,
-                    output=status.output,
+                    output=adapters.task_output(target, status.output)
+                    if status.status == "succeeded"
+                    else status.output,
                     error=status.error or "",
                     compute_ms=status.usage.compute_ms,
                 )

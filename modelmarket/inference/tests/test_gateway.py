@@ -567,3 +567,44 @@ def test_a_failing_version_falls_back_to_the_listings_fallback_and_says_so(
         assert broken.request_count == 3  # the default version was tried (and retried) first
     event = UsageEvent.objects.get()
     assert (event.status, event.version_id) == ("succeeded", old.pk)
+
+
+def test_a_hugging_face_task_model_answers_in_the_tasks_shape(
+    transactional_db, creator, buyer, api_key_for, settings
+):
+    from modelmarket.inference.tests.upstreams import FakeUpstreamThread, fake_huggingface_upstream
+
+    answer = [[{"label": "NEGATIVE", "score": 0.02}, {"label": "POSITIVE", "score": 0.98}]]
+    settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
+    with FakeUpstreamThread(fake_huggingface_upstream, task_answers={"acme/sentiment": answer}) as hub:
+        settings.HUGGINGFACE_INFERENCE_BASE = hub.url
+        settings.HUGGINGFACE_TOKEN = "hf_platform"
+        model = model_create(
+            actor=creator,
+            name="Sentiment",
+            task="text-classification",
+            license="mit",
+            source="huggingface",
+            external_id="acme/sentiment",
+        )
+        version = version_create(
+            actor=creator,
+            model=model,
+            version="1.0.0",
+            input_schema={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+            runtime={"provider": "huggingface", "model_id": "acme/sentiment"},
+        )
+        version_publish(actor=creator, version=version)
+        model_publish(actor=creator, model=model)
+        with TestClient(build_app()) as gateway:
+            response = gateway.post(
+                f"/api/v1/models/{model.slug}/inference",
+                json={"input": {"text": "What a lovely day"}},
+                headers=_auth(api_key_for(buyer)),
+            )
+        assert response.status_code == 200, response.text
+        assert response.json()["output"] == {
+            "labels": [{"label": "POSITIVE", "score": 0.98}, {"label": "NEGATIVE", "score": 0.02}]
+        }
+        assert hub.last_body == {"inputs": "What a lovely day", "parameters": {}}
+        assert hub.last_headers["Authorization"] == "Bearer hf_platform"

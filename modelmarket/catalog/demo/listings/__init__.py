@@ -158,7 +158,10 @@ _LABELS = {
 
 # Request and response shapes per task, as the gateway's task adapters present them.
 TASK_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    Task.CHAT: ({"messages": _MESSAGES, "max_tokens": {"type": "integer", "minimum": 1}}, {"content": _TEXT}),
+    Task.CHAT: (
+        {"messages": _MESSAGES, "max_tokens": {"type": "integer", "minimum": 1}},
+        {"text": _TEXT, "finish_reason": {"type": "string"}},
+    ),
     Task.TEXT_GENERATION: (
         {"prompt": _TEXT, "max_tokens": {"type": "integer", "minimum": 1}},
         {"text": _TEXT},
