@@ -11,7 +11,12 @@ from modelmarket.inference.gateway.schemas import ChatCompletionIn, InferenceIn
 def test_the_openapi_document_describes_the_gateway_from_its_own_models(db):
     document = Client().get("/api/v1/openapi.json").json()
     paths = document["paths"]
-    for path in ("/api/v1/models/{slug}/inference", "/api/v1/inference/{job_id}", "/v1/models", "/v1/chat/completions"):
+    for path in (
+        "/api/v1/models/{slug}/inference",
+        "/api/v1/inference/{job_id}",
+        "/v1/models",
+        "/v1/chat/completions",
+    ):
         assert path in paths
     schemas = document["components"]["schemas"]
     # The very models the gateway validates with, not a copy.
