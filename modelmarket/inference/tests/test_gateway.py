@@ -608,3 +608,23 @@ def test_a_hugging_face_task_model_answers_in_the_tasks_shape(
         }
         assert hub.last_body == {"inputs": "What a lovely day", "parameters": {}}
         assert hub.last_headers["Authorization"] == "Bearer hf_platform"
+
+
+def test_the_token_quota_counts_what_calls_used_and_then_refuses(chat_listing, buyer, api_key_for, settings):
+    slug, _ = chat_listing
+    settings.GATEWAY_FREE_TOKENS_PER_DAY = (
+        5  # the fake answers "Hello! How can I help?" and more: one call is over
+    )
+    chat = {"model": slug, "messages": [{"role": "user", "content": "Hi there"}]}
+    headers = _auth(api_key_for(buyer))
+    with TestClient(build_app()) as gateway:
+        assert gateway.post("/v1/chat/completions", json=chat, headers=headers).status_code == 200
+        deadline = time.monotonic() + 2  # the call's tokens are counted right after it answered
+        while (
+            refused := gateway.post("/v1/chat/completions", json=chat, headers=headers)
+        ).status_code == 200:
+            assert time.monotonic() < deadline, "the token quota never applied"
+            time.sleep(0.05)
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "token_quota_exhausted"
+    assert refused.json()["error"]["type"] == "insufficient_quota"
