@@ -88,6 +88,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     kept Django's own teardown from dropping it; otherwise every run would leave one behind."""
     database = settings.DATABASES["default"]
     name = database.get("TEST", {}).get("NAME")
+    if database["ENGINE"] == "django.db.backends.sqlite3" and name:
+        for leftover in (
+            f"{name}-wal",
+            f"{name}-shm",
+        ):  # Django removes the database file, not SQLite's WAL files
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        return
     if database["ENGINE"] != "django.db.backends.postgresql" or not name:
         return
     import psycopg

@@ -16,6 +16,10 @@ HUEY = {**HUEY, "immediate": True}
 # drop each other's test database or keys.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["TEST"] = {"NAME": f"test_modelmarket_{os.getpid()}"}
+else:
+    # A file, not Django's shared in-memory database: the gateway writes from its own threads while a test writes
+    # too, and only a file database has WAL and the busy timeout (in memory, a table lock fails at once).
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 REDIS_KEY_PREFIX = f"mm-test-{os.getpid()}"
 if REDIS_URL:
     CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": REDIS_KEY_PREFIX}}

@@ -84,11 +84,13 @@ def rate_limit_hit(bucket: str, *, limit: int, window_seconds: int | None = None
 
 def client_ip(request: HttpRequest) -> str:
     """The caller's address, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT proxies."""
-    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    return client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def client_address(remote: str, forwarded_for: str) -> str:
+    """`client_ip` for any server: the peer's address and the X-Forwarded-For header as received."""
     hops = settings.TRUSTED_PROXY_COUNT
-    forwarded = [
-        part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
-    ]
+    forwarded = [part.strip() for part in forwarded_for.split(",") if part.strip()]
     if hops and len(forwarded) >= hops:
         return forwarded[-hops]
-    return remote
+    return remote or "unknown"

@@ -34,6 +34,7 @@ from modelmarket.core.exceptions import (
     RateLimited,
     ValidationFailed,
 )
+from modelmarket.core.ratelimit import client_address
 from modelmarket.inference import adapters
 from modelmarket.inference.gateway import calls
 from modelmarket.inference.gateway.metering import UsageMeter
@@ -165,8 +166,10 @@ def gateway(request: Request) -> Gateway:
 
 
 async def caller_of(request: Request) -> Caller:
+    peer = request.client.host if request.client else ""
+    client = client_address(peer, request.headers.get("x-forwarded-for", ""))
     return await gateway(request).caller(
-        dict(request.headers), request.cookies, request.method, INFERENCE_SCOPE
+        dict(request.headers), request.cookies, request.method, INFERENCE_SCOPE, client
     )
 
 

@@ -46,7 +46,10 @@ class _Table:
         self.loading[key] = future
         try:
             value = await load()
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it, nobody else needs to
             raise
@@ -60,6 +63,13 @@ class _Table:
 
     def clear(self) -> None:
         self.entries.clear()
+
+
+SESSION_TTL_SECONDS = 2.0
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _in_thread[T](function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
@@ -89,13 +99,22 @@ class Directory:
         self.listings = _Table(max_entries)
         self.grants = _Table(max_entries)
         self.sessions = _Table(max_entries)
+        self.unknown_keys = _Table(max(1, max_entries // 5))
         self.generation: int | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def key(self, key_sha256: str) -> KeyGrant | None:
-        return await self.keys.get(
+        """The key's grant, or None for a key that does not exist. Unknown keys are remembered apart, in a smaller
+        table, so a flood of made-up keys cannot push the real ones out of the cache."""
+        if key_sha256 in self.unknown_keys.entries:
+            return await self.unknown_keys.get(key_sha256, _nothing, self.ttl)
+        grant = await self.keys.get(
             key_sha256, lambda: _in_thread(selectors.gateway_key_load)(key_sha256), self.ttl
         )
+        if grant is None:
+            self.keys.entries.pop(key_sha256, None)
+            await self.unknown_keys.get(key_sha256, _nothing, self.ttl)
+        return grant
 
     async def listing(self, slug: str) -> Listing | None:
         return await self.listings.get(
@@ -112,12 +131,15 @@ class Directory:
         return value
 
     async def session_user_id(self, session_key: str) -> int | None:
+        # A short life: logging out deletes the session, and the cookie must stop working soon after.
         return await self.sessions.get(
-            session_key, lambda: _in_thread(selectors.gateway_session_user_id)(session_key), self.ttl
+            session_key,
+            lambda: _in_thread(selectors.gateway_session_user_id)(session_key),
+            SESSION_TTL_SECONDS,
         )
 
     def clear(self) -> None:
-        for table in (self.keys, self.listings, self.grants, self.sessions):
+        for table in (self.keys, self.listings, self.grants, self.sessions, self.unknown_keys):
             table.clear()
 
     # --- Watching the generation ----------------------------------------------------------------------------------

@@ -242,8 +242,24 @@ class Gateway:
         task.add_done_callback(self._token_tasks.discard)
 
     # --- Admission ---------------------------------------------------------------------------------------------
+    async def _limit_guessing(self, client: str) -> None:
+        """Presenting keys that do not exist counts against the address's anonymous limit, so keys cannot be
+        guessed at the gateway's speed."""
+        admission = await self.limiter.admit(
+            caller=f"ip:{client}",
+            caller_limit=settings.API_ANONYMOUS_REQUESTS_PER_MINUTE,
+            user_id=0,
+            model_id=0,
+            grant=Grant(plan="anonymous"),
+        )
+        if not admission.allowed:
+            raise RateLimited(
+                "Too many requests with invalid API keys from this address.",
+                retry_after_seconds=admission.reset_seconds,
+            )
+
     async def caller(
-        self, headers: dict[str, str], cookies: dict[str, str], method: str, scope: str
+        self, headers: dict[str, str], cookies: dict[str, str], method: str, scope: str, client: str = ""
     ) -> Caller:
         """Who is calling: an API key (`Authorization: Bearer` or `X-API-Key`) holding `scope`, or the browser
         session (playground), which must carry the CSRF token on writes."""
@@ -253,6 +269,7 @@ class Gateway:
                 raise NotAuthenticated("The API key is malformed.", code="invalid_api_key")
             grant = await self.directory.key(gateway_raw_key_sha256(raw))
             if grant is None:
+                await self._limit_guessing(client)
                 raise NotAuthenticated("The API key is not valid.", code="invalid_api_key")
             if not grant.active:
                 reason = grant.reason or "api_key_revoked"

@@ -454,7 +454,7 @@ def test_a_long_job_answers_202_and_is_polled_to_its_end(replicate_listing, buye
             assert state["status"] in ("starting", "processing"), state
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert state["output"] == ["https://example.com/out.png"]
+        assert state["output"] == {"images": ["https://example.com/out.png"]}  # the text-to-image task shape
         # Someone else's job does not exist for them.
         other = gateway.get(job["urls"]["get"], headers=_auth(api_key_for(_other_user())))
         assert other.status_code == 404
@@ -628,3 +628,28 @@ def test_the_token_quota_counts_what_calls_used_and_then_refuses(chat_listing, b
     assert refused.status_code == 402
     assert refused.json()["error"]["code"] == "token_quota_exhausted"
     assert refused.json()["error"]["type"] == "insufficient_quota"
+
+
+def test_presenting_made_up_keys_is_rate_limited_per_address(transactional_db, settings):
+    settings.API_ANONYMOUS_REQUESTS_PER_MINUTE = 3
+    with TestClient(build_app()) as gateway:
+        statuses = [
+            gateway.post(
+                f"/api/v1/models/{IRIS}/inference", json={"input": {}}, headers=_auth(f"mm_guess{n}")
+            ).status_code
+            for n in range(5)
+        ]
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+def test_a_user_disabled_in_the_admin_loses_the_gateway_within_a_second(demo, buyer, api_key_for, gateway):
+    raw = api_key_for(buyer)
+    url = f"/api/v1/models/{IRIS}/inference"
+    assert gateway.post(url, json={"input": SETOSA}, headers=_auth(raw)).status_code == 200
+    buyer.is_active = False
+    buyer.save()  # as the admin does: a plain save, no service
+    deadline = time.monotonic() + 1
+    while (response := gateway.post(url, json={"input": SETOSA}, headers=_auth(raw))).status_code == 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert response.json()["error"]["code"] == "account_disabled"
