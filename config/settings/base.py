@@ -178,8 +178,10 @@ if REDIS_URL:
     HUEY = {
         "huey_class": "huey.PriorityRedisHuey",
         "name": "modelmarket",
-        "url": REDIS_URL,
-        "connection": {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30},
+        # Huey takes either a URL or connection parameters, not both: the timeouts ride in the URL's query.
+        "url": REDIS_URL
+        + ("&" if "?" in REDIS_URL else "?")
+        + "socket_connect_timeout=2&socket_timeout=5&health_check_interval=30",
         "immediate": False,
         "utc": True,
     }

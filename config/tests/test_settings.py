@@ -175,3 +175,25 @@ def test_email_url_file_writes_to_the_path():
 def test_email_url_with_an_unknown_scheme_is_refused():
     with pytest.raises(ValueError, match="EMAIL_URL scheme must be one of"):
         mailer_from_url("sendgrid://key@api")
+
+
+def test_with_redis_the_job_queue_and_the_gateway_start(tmp_path):
+    # Nothing here connects: building Huey's Redis storage and the gateway's Redis client only parses the settings.
+    script = (
+        "import django; django.setup();"
+        "from huey.contrib.djhuey import HUEY;"
+        "pool = HUEY.storage.conn.connection_pool;"
+        "print(type(HUEY.storage).__name__, pool.connection_kwargs['socket_timeout'], pool.connection_kwargs['db']);"
+        "from modelmarket.inference.gateway.app import _redis_client;"
+        "print(type(_redis_client()).__module__)"
+    )
+
+    result = run_django(
+        ["-c", script],
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="config.settings.base",
+        REDIS_URL="redis://127.0.0.1:6399/3",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["PriorityRedisStorage", "5.0", "3", "redis.asyncio.client"]
