@@ -67,16 +67,19 @@ RPS_C32 = 4000
 P99_C32_MS = 30.0
 RSS_MB = 100.0
 
-SETTINGS_SOURCE = f'''"""Written by bench/gateway.py: the app's own settings with the benchmark's Redis key prefix."""
-from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHES, HUEY
+SETTINGS_SOURCE = f'''"""Written by bench/gateway.py: the app's settings (the gateway's own in the gateway workers) with the
+benchmark's Redis key prefix."""
+import os
+
+if os.environ.get("BENCH_GATEWAY_WORKER"):
+    from config.settings.gateway import *  # noqa: F403
+else:
+    from config.settings.base import *  # noqa: F403
+from config.settings.base import CACHES
 
 REDIS_KEY_PREFIX = "{KEY_PREFIX}"
 if "KEY_PREFIX" in CACHES["default"]:
     CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX
-# base's HUEY with REDIS_URL gives huey both "url" and connection parameters, which RedisStorage refuses at
-# django.setup(); the gateway enqueues no jobs, so the benchmark drops the parameters.
-HUEY = {{key: value for key, value in HUEY.items() if key != "connection"}}
 '''
 
 # One granian worker under cProfile, from its first request to its shutdown (start-up imports are left out).
@@ -264,6 +267,7 @@ def gateway_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, s
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
+        BENCH_GATEWAY_WORKER="1",  # the workers load config.settings.gateway (see SETTINGS_SOURCE)
         PYTHONPATH=os.pathsep.join([str(workdir), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         DEBUG="0",
         LOG_LEVEL="WARNING",

@@ -197,3 +197,18 @@ def test_with_redis_the_job_queue_and_the_gateway_start(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["PriorityRedisStorage", "5.0", "3", "redis.asyncio.client"]
+
+
+def test_a_gateway_only_process_loads_only_what_the_gateway_needs(tmp_path):
+    script = (
+        "import sys, django; django.setup();"
+        "from modelmarket.inference.gateway.app import build_app; build_app();"
+        "from modelmarket.inference.providers import provider_for;"
+        "[provider_for(name) for name in ('openai_compatible', 'huggingface', 'replicate')];"
+        "print(sorted(name for name in ('ninja', 'huey', 'django.contrib.admin') if name in sys.modules))"
+    )
+
+    result = run_django(["-c", script], tmp_path, DJANGO_SETTINGS_MODULE="config.settings.gateway")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -19,12 +19,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse as StarletteJSONResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from modelmarket.core.exceptions import (
@@ -55,6 +57,14 @@ from modelmarket.inference.providers.validation import input_validate
 from modelmarket.usage.events import UsageStatus
 
 logger = logging.getLogger("modelmarket.gateway")
+
+
+class JSONResponse(StarletteJSONResponse):
+    """JSON answers encoded with orjson (several times faster than the standard library on the hot path)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 INFERENCE_SCOPE = "inference"
@@ -142,8 +152,8 @@ async def read_json(request: Request) -> Any:
                 f"The request body is larger than {limit} bytes.", details={"max_bytes": limit}
             )
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise BadRequest("The request body is not valid JSON.", code="malformed_json") from exc
 
 

@@ -1,4 +1,4 @@
-"""The gateway on its own, to scale it apart from the web tier:
+"""The gateway on its own, to scale it apart from the web tier (settings: `config.settings.gateway`):
 
     granian --interface asgi --workers 4 modelmarket.inference.gateway.asgi:application
 
@@ -8,7 +8,7 @@ import os
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.gateway")
 django.setup()
 
 from modelmarket.inference.gateway.app import build_app  # noqa: E402  (after Django is set up)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -134,7 +135,12 @@ class Call:
             )
         )
         if self.grant is not None and usage.input_tokens + usage.output_tokens:
-            self.gateway.schedule_tokens(self, usage.input_tokens + usage.output_tokens)
+            self.gateway.limiter.tokens_add(
+                user_id=self.caller.user_id,
+                model_id=self.listing.model_id,
+                grant=self.grant,
+                tokens=usage.input_tokens + usage.output_tokens,
+            )
 
     def defer_to_job(self) -> None:
         """The call became a long job (202): its one usage event is recorded when the job ends, with the compute
@@ -202,7 +208,8 @@ class Gateway:
             "huggingface": settings.HUGGINGFACE_TOKEN,
             "replicate": settings.REPLICATE_API_TOKEN,
         }
-        self._token_tasks: set[Any] = set()
+        self._stopping = asyncio.Event()
+        self._token_flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         from modelmarket.inference.ssrf import guarded_connector
@@ -220,26 +227,21 @@ class Gateway:
         await self.directory.refresh()
         self.directory.start()
         self.meter.start()
+        self._token_flusher = asyncio.get_running_loop().create_task(
+            self.limiter.run_token_flusher(self._stopping), name="token-flusher"
+        )
 
     async def stop(self) -> None:
         await self.directory.stop()
+        self._stopping.set()
+        if self._token_flusher is not None:
+            await self._token_flusher
+        await self.limiter.tokens_flush()
         await self.meter.stop()
         if self.session is not None:
             await self.session.close()
         if self.redis is not None:
             await self.redis.aclose()
-
-    def schedule_tokens(self, call: Call, tokens: int) -> None:
-        import asyncio
-
-        assert call.grant is not None
-        task = asyncio.get_running_loop().create_task(
-            self.limiter.tokens_add(
-                user_id=call.caller.user_id, model_id=call.listing.model_id, grant=call.grant, tokens=tokens
-            )
-        )
-        self._token_tasks.add(task)
-        task.add_done_callback(self._token_tasks.discard)
 
     # --- Admission ---------------------------------------------------------------------------------------------
     async def _limit_guessing(self, client: str) -> None:
