@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("modelmarket.accounts.urls")),
+    path("", include("modelmarket.usage.urls")),
     path("", include("modelmarket.catalog.urls")),
     path("api/v1/", api.urls),
     path("api/docs", core_views.api_docs, name="api_docs"),

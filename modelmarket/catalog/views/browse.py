@@ -27,6 +27,7 @@ from modelmarket.catalog.selectors.search import (
 )
 from modelmarket.catalog.vocabulary import Pricing, Source, Task
 from modelmarket.core.exceptions import BadRequest, NotFound
+from modelmarket.usage.health import model_health_24h
 
 CATALOG_TEMPLATE = "catalog/browse/catalog.html"
 RATING_CHOICES = [("4", "4 ★ and up"), ("3", "3 ★ and up"), ("2", "2 ★ and up")]
@@ -115,6 +116,7 @@ def model_detail(request: HttpRequest, slug: str) -> TemplateResponse:
         "task_label": dict(Task.choices).get(page.model.task, page.model.task),
         "source_label": dict(Source.choices).get(page.model.source, page.model.source),
         "playground": _playground(page),
+        "health": model_health_24h(page.model.pk),  # one query: the hourly rollup's last 24 hours
     }
     return _render(request, "catalog/browse/model.html", context)
 
