@@ -54,5 +54,6 @@ bench:
 	$(PYTHON) -m bench.search --database sqlite
 	@if [ -n "$$DATABASE_URL" ]; then $(PYTHON) -m bench.search --database "$$DATABASE_URL"; \
 	else echo "set DATABASE_URL=postgres://... to benchmark PostgreSQL too (database modelmarket_bench)"; fi
+	$(PYTHON) -m bench.usage --database sqlite && if [ -n "$$DATABASE_URL" ]; then $(PYTHON) -m bench.usage --database "$$DATABASE_URL"; fi
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then $(PYTHON) -m bench.gateway --database "$$DATABASE_URL"; \
 	else echo "set DATABASE_URL=postgres://... and REDIS_URL=redis://... to benchmark the gateway too (needs wrk and nginx)"; fi

@@ -22,6 +22,7 @@ from modelmarket.core.exceptions import (
     RateLimited,
     ValidationFailed,
 )
+from modelmarket.usage.api import router as usage_router
 
 logger = logging.getLogger(__name__)
 
@@ -107,3 +108,4 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 api.add_router("/", accounts_router)
 api.add_router("/", catalog_router)
+api.add_router("/", usage_router)
