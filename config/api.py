@@ -22,6 +22,7 @@ from modelmarket.core.exceptions import (
     RateLimited,
     ValidationFailed,
 )
+from modelmarket.inference.api import router as inference_router
 from modelmarket.usage.api import router as usage_router
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,18 @@ class StrictJsonParser(Parser):
         return data
 
 
-api = NinjaAPI(
+class ModelMarketAPI(NinjaAPI):
+    """Ninja's document, plus the gateway's operations (served by the Starlette gateway, not by these routers)."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        from modelmarket.inference.gateway.openapi import gateway_openapi
+
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema["paths"].update(gateway_openapi(schema["components"]["schemas"]))
+        return schema
+
+
+api = ModelMarketAPI(
     title="ModelMarket API",
     version="1.0.0",
     description=(
@@ -109,3 +121,4 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 api.add_router("/", accounts_router)
 api.add_router("/", catalog_router)
 api.add_router("/", usage_router)
+api.add_router("/", inference_router)
