@@ -4,7 +4,12 @@ Django rebuilds a SQLite table for many schema changes (a new constraint, a chan
 table and renaming; triggers on the old table vanish with it, and the FTS5 index would silently stop following
 listings. `search_index_ensure` re-creates what is missing and rebuilds the index when it had been detached. It runs
 in migrations that rebuild the table and, as a safety net, after every `migrate` (see CatalogConfig.ready).
-PostgreSQL needs nothing: its index is a generated column of the table itself."""
+
+PostgreSQL needs nothing here: its search documents (`catalog_aimodel_search`, one row per public listing, migration
+0005) are written by triggers on the listings table, and PostgreSQL keeps triggers through every ALTER TABLE. Two
+things do bypass them: renaming a listing column the trigger function reads (writes then fail loudly, so tests catch
+it) and loading listings with triggers off (`pg_restore --disable-triggers`, `session_replication_role = replica`);
+after such a load, refill the documents with the trigger function's statement (migration 0005) for every listing."""
 
 from __future__ import annotations
 

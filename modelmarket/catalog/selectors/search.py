@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, Count, FloatField, Prefetch, Q, QuerySet
+from django.db.models import Count, FloatField, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
@@ -73,6 +73,9 @@ SORT_LABELS = {
 # Column weights for FTS5 bm25, in the FTS table's column order: name, summary, search_tags, creator_name, card.
 FTS_WEIGHTS = (10.0, 4.0, 5.0, 2.0, 1.0)
 FTS_TABLE = "catalog_aimodel_fts"
+# PostgreSQL: one narrow row per public listing (tsvector and filter columns), kept by triggers (migration 0005).
+SEARCH_DOCUMENTS_TABLE = "catalog_aimodel_search"
+FILTER_LOOKUPS = {"=": "exact", ">=": "gte"}
 # Never needed by a result card; the card text alone may be 100 kB per row.
 LIST_DEFERRED_FIELDS = (
     "card_markdown",
@@ -295,18 +298,12 @@ def _postgres_tsquery(text: str) -> tuple[str, list[str]]:
 
 
 def _with_text_search(models: QuerySet[AIModel], text: str) -> QuerySet[AIModel]:
-    """Restrict to listings matching `text` and annotate `rank` (higher is better)."""
+    """Restrict to listings matching `text`. On SQLite also annotate `rank` (higher is better); on PostgreSQL the
+    relevance order is read from the search documents instead (`_relevance_page_postgres`)."""
     table = AIModel._meta.db_table
     if connection.vendor == "postgresql":
-        tsquery, params = _postgres_tsquery(text)
-        return models.filter(
-            RawSQL(f"{table}.search_vector @@ {tsquery}", params, output_field=BooleanField())  # noqa: S611
-        ).annotate(
-            # float8 so the value survives a round trip through the cursor exactly (float4 would not compare equal)
-            rank=RawSQL(  # noqa: S611 - constant SQL; the text is a bound parameter
-                f"ts_rank_cd({table}.search_vector, {tsquery}, 1)::float8", params, output_field=FloatField()
-            )
-        )
+        documents, params = _postgres_documents(ModelSearch(q=text), tagged=None)
+        return models.filter(pk__in=RawSQL(f"SELECT document.model_id {documents}", params))  # noqa: S611
     match = fts5_match_expression(text)
     if not match:
         return models.none()
@@ -320,36 +317,100 @@ def _with_text_search(models: QuerySet[AIModel], text: str) -> QuerySet[AIModel]
     ).annotate(rank=RawSQL(f"-bm25({FTS_TABLE}, {weights})", [], output_field=FloatField()))  # noqa: S611
 
 
-# --- Filters --------------------------------------------------------------------------------------------------
-def _filtered(search: ModelSearch) -> QuerySet[AIModel]:
-    models = public_models()
-    if search.task:
-        models = models.filter(task=search.task)
-    if search.license:
-        models = models.filter(license=search.license)
-    if search.commercial_use is not None:
-        models = models.filter(commercial_use=search.commercial_use)
-    if search.source:
-        models = models.filter(source=search.source)
-    if search.creator:
-        models = models.filter(creator_id=search.creator)
-    if search.pricing:
-        models = models.filter(pricing=search.pricing)
-    if search.min_rating is not None:
-        models = models.filter(rating_average__gte=search.min_rating)
-    if search.tags:
-        # Every tag must be present: one grouped pass over the tag links (not one semi-join per tag).
-        # Tag ids first (a tiny query): filtering links by tag_id lets the database use the link index.
-        # An unknown tag leaves fewer ids than tags, so no listing reaches the count below; [0] (no such id) keeps
-        # the SQL valid when none is known.
-        tag_ids = list(Tag.objects.filter(slug__in=search.tags).values_list("id", flat=True)) or [0]
-        tagged = (
-            AIModel.tags.through.objects.filter(tag_id__in=tag_ids)
-            .values("aimodel_id")
-            .annotate(matched=Count("tag_id", distinct=True))
-            .filter(**{"matched": len(search.tags)})  # an annotation the type stubs cannot see
-            .values("aimodel_id")
+def _postgres_documents(search: ModelSearch, *, tagged: QuerySet[Any] | None) -> tuple[str, list[Any]]:
+    """`FROM ... WHERE ...` over the search documents (migration 0005: one row per public listing) that match the
+    text and every filter of `search` (`tagged`: see `_tagged`): the listings `_filtered` finds, without reading the
+    listings table. Names `document` (the row) and `search_query` (the tsquery)."""
+    tsquery, params = _postgres_tsquery(search.q)
+    conditions = ["document.search_vector @@ search_query.query"]
+    for column, operator, value in _filter_conditions(search):
+        conditions.append(f"document.{column} {operator} %s")
+        params.append(value)
+    if tagged is not None:
+        tagged_sql, tagged_params = tagged.query.sql_with_params()
+        conditions.append(f"document.model_id IN ({tagged_sql})")
+        params += tagged_params
+    sql = f"FROM {SEARCH_DOCUMENTS_TABLE} document, (SELECT {tsquery} AS query) search_query WHERE "
+    return sql + " AND ".join(conditions), params
+
+
+def _relevance_page_postgres(search: ModelSearch, *, tagged: QuerySet[Any] | None) -> QuerySet[AIModel]:
+    """The next `limit + 1` listings by relevance, ranked on the narrow search documents alone: only that page is
+    read from the listings table. The ranking still covers every match, so the page holds the best-ranked ones."""
+    documents, params = _postgres_documents(search, tagged=tagged)
+    # float8 so the value survives a round trip through the cursor exactly (float4 would not compare equal)
+    rank = "ts_rank_cd(document.search_vector, search_query.query, 1)::float8"
+    after = ""
+    if search.cursor:
+        value, last_id = _decode_cursor(search.cursor, search.sort)
+        after = "WHERE rank < %s OR (rank = %s AND model_id < %s)"
+        params += [value, value, last_id]
+    # OFFSET 0 keeps the cursor condition out of the scan, where it would rank every match a second time.
+    best = (
+        f"SELECT model_id FROM (SELECT document.model_id, {rank} AS rank {documents} OFFSET 0) ranked {after} "  # noqa: S608 - table names are constants; values are bound parameters
+        "ORDER BY rank DESC, model_id DESC LIMIT %s"
+    )
+    page_rank, page_rank_params = _postgres_tsquery(search.q)
+    table = AIModel._meta.db_table
+    return (
+        public_models()
+        .filter(pk__in=RawSQL(best, [*params, search.limit + 1]))  # noqa: S611
+        .annotate(
+            # The same rank again, for the page only, to order it and write the cursor.
+            rank=RawSQL(  # noqa: S611 - constant SQL; the text is a bound parameter
+                f"(SELECT ts_rank_cd(document.search_vector, {page_rank}, 1)::float8 FROM {SEARCH_DOCUMENTS_TABLE} "  # noqa: S608
+                f"document WHERE document.model_id = {table}.id)",
+                page_rank_params,
+                output_field=FloatField(),
+            )
         )
+        .order_by("-rank", "-id")
+    )
+
+
+# --- Filters --------------------------------------------------------------------------------------------------
+def _filter_conditions(search: ModelSearch) -> list[tuple[str, str, Any]]:
+    """Every filter but text and tags, as (column, SQL operator, value). The listings table and the PostgreSQL
+    search documents name these columns alike, so one list serves both."""
+    equal_to: dict[str, Any] = {
+        "task": search.task,
+        "license": search.license,
+        "commercial_use": search.commercial_use,
+        "source": search.source,
+        "creator_id": search.creator,
+        "pricing": search.pricing,
+    }
+    conditions: list[tuple[str, str, Any]] = [
+        (column, "=", value) for column, value in equal_to.items() if value is not None
+    ]
+    if search.min_rating is not None:
+        conditions.append(("rating_average", ">=", search.min_rating))
+    return conditions
+
+
+def _tagged(tags: tuple[str, ...]) -> QuerySet[Any] | None:
+    """Ids of listings carrying every tag in `tags` (None without tags), as a subquery: one grouped pass over the
+    tag links (not one semi-join per tag). Tag ids first (a tiny query, so build this once per search): filtering
+    links by tag_id lets the database use the link index. An unknown tag leaves fewer ids than tags, so no listing
+    reaches the count below; [0] (no such id) keeps the SQL valid when none is known."""
+    if not tags:
+        return None
+    tag_ids = list(Tag.objects.filter(slug__in=tags).values_list("id", flat=True)) or [0]
+    return (
+        AIModel.tags.through.objects.filter(tag_id__in=tag_ids)
+        .values("aimodel_id")
+        .annotate(matched=Count("tag_id", distinct=True))
+        .filter(**{"matched": len(tags)})  # an annotation the type stubs cannot see
+        .values("aimodel_id")
+    )
+
+
+def _filtered(search: ModelSearch, *, tagged: QuerySet[Any] | None) -> QuerySet[AIModel]:
+    """Public listings matching `search` (`tagged`: see `_tagged`)."""
+    models = public_models()
+    for column, operator, value in _filter_conditions(search):
+        models = models.filter(**{f"{column}__{FILTER_LOOKUPS[operator]}": value})
+    if tagged is not None:
         models = models.filter(pk__in=tagged)
     if search.q:
         models = _with_text_search(models, search.q)
@@ -455,44 +516,59 @@ def model_search(search: ModelSearch, *, with_facets: bool | None = None) -> Mod
 
     Facets are computed for the first page only unless `with_facets` says otherwise: later pages of the same
     search have the same counts."""
-    models = _filtered(search)
+    tagged = _tagged(search.tags)
+    models = _filtered(search, tagged=tagged)
     sort_field = SORT_FIELDS[search.sort]
+    if search.sort == "relevance" and search.q and connection.vendor == "postgresql":
+        page = _relevance_page_postgres(search, tagged=tagged)  # the cursor is applied before the page is cut
+    else:
+        # Every sort reads an index on its column (see AIModel.Meta.indexes) in its own order.
+        page = models.order_by(f"-{sort_field}", "-id")
+        if search.cursor:
+            value, last_id = _decode_cursor(search.cursor, search.sort)
+            page = _after_cursor(page, sort_field, value, last_id)
     # Cards read tags from the `search_tags` copy: no tag query per page.
-    page = models.defer(*LIST_DEFERRED_FIELDS)
-    # Every sort reads a partial index on public listings (see AIModel.Meta.indexes) in its own order.
-    page = page.order_by(f"-{sort_field}", "-id")
-    if search.cursor:
-        value, last_id = _decode_cursor(search.cursor, search.sort)
-        page = _after_cursor(page, sort_field, value, last_id)
-    rows = list(page[: search.limit + 1])
+    rows = list(page.defer(*LIST_DEFERRED_FIELDS)[: search.limit + 1])
     items = rows[: search.limit]
     next_cursor = None
     if len(rows) > search.limit:
         last = items[-1]
         next_cursor = _encode_cursor(search.sort, getattr(last, sort_field), last.pk)
     compute_facets = with_facets if with_facets is not None else not search.cursor
-    facets = _facets_cached(models) if compute_facets else None
+    facets = _facets_cached(_matched_sql(search, models, tagged=tagged)) if compute_facets else None
     return ModelSearchResult(items=items, next_cursor=next_cursor, facets=facets, search=search)
 
 
-def _facets_cached(models: QuerySet[AIModel]) -> Facets:
+def _matched_sql(
+    search: ModelSearch, models: QuerySet[AIModel], *, tagged: QuerySet[Any] | None
+) -> tuple[str, tuple[Any, ...]]:
+    """SQL for (id, task, license, source) of everything `search` matches (`models`). Text searches on PostgreSQL
+    read the search documents, which carry those columns, rather than the listings."""
+    if search.q and connection.vendor == "postgresql":
+        documents, params = _postgres_documents(search, tagged=tagged)
+        sql = f"SELECT document.model_id AS id, document.task, document.license, document.source {documents}"
+        return sql, tuple(params)
+    return models.order_by().values("id", "task", "license", "source").query.sql_with_params()
+
+
+def _facets_cached(matched: tuple[str, tuple[Any, ...]]) -> Facets:
     """Facet counts for a filter set, shared by all callers for CATALOG_FACETS_CACHE_SECONDS: counting tags over most
     of the catalog costs hundreds of milliseconds, and counts a minute old are what every large catalog shows."""
     if not settings.CATALOG_FACETS_CACHE_SECONDS:
-        return _facets(models)
-    sql, params = models.order_by().values("id").query.sql_with_params()
-    key = "catalog:facets:" + hashlib.sha256(repr((sql, params)).encode()).hexdigest()
+        return _facets(matched)
+    key = "catalog:facets:" + hashlib.sha256(repr(matched).encode()).hexdigest()
     facets: Facets | None = cache.get(key)
     if facets is None:
-        facets = _facets(models)
+        facets = _facets(matched)
         cache.set(key, facets, settings.CATALOG_FACETS_CACHE_SECONDS)
     return facets
 
 
-def _facets(models: QuerySet[AIModel]) -> Facets:
-    """Task, license, source and top-tag counts over `models`, in two queries: one GROUP BY over the three columns
-    (summed per column here; at most tasks x licenses x sources rows) and one for the top tags."""
-    matched_sql, params = models.order_by().values("id", "task", "license", "source").query.sql_with_params()
+def _facets(matched: tuple[str, tuple[Any, ...]]) -> Facets:
+    """Task, license, source and top-tag counts over the `matched` rows (id, task, license, source), in two queries:
+    one GROUP BY over the three columns (summed per column here; at most tasks x licenses x sources rows) and one
+    for the top tags."""
+    matched_sql, params = matched
     through = AIModel.tags.through._meta.db_table
     tag_table = Tag._meta.db_table
     combinations_sql = f"SELECT task, license, source, COUNT(*) FROM ({matched_sql}) matched GROUP BY 1, 2, 3"  # noqa: S608
