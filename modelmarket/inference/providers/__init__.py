@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 
 from modelmarket.inference.providers.base import Provider, ProviderUnknown
 
@@ -32,3 +33,8 @@ def provider_for(name: str) -> Provider:
         raise ProviderUnknown(f"The {name} provider is not installed.", details={"provider": name}) from exc
     provider: Provider = getattr(module, class_name)()
     return provider
+
+
+# A forked worker must not reuse its parent's instances: their thread pools (local_onnx) and sessions do not survive
+# the fork, and work handed to them would never run.
+os.register_at_fork(after_in_child=provider_for.cache_clear)
