@@ -26,6 +26,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
 
+from modelmarket.core.ratelimit import RateLimitDecision
 from modelmarket.inference.entitlements import Grant, QuotaPeriod
 
 WINDOW_SECONDS = 60
@@ -68,16 +69,13 @@ class Admission:
     period_reset_seconds: int
 
     def headers(self) -> dict[str, str]:
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_seconds),
-            "RateLimit": f'"default";r={self.remaining};t={self.reset_seconds}',
-            "RateLimit-Policy": f'"fixed window";"default";q={self.limit};w={WINDOW_SECONDS}',
-        }
-        if self.refusal in ("rate_limited", "plan_rate_limited"):
-            headers["Retry-After"] = str(self.reset_seconds)
-        return headers
+        """The rate-limit headers of the caller's per-minute limit (Retry-After only when a per-minute limit
+        refused the call: an exhausted quota is a 402, not a wait)."""
+        throttled = self.refusal in ("rate_limited", "plan_rate_limited")
+        decision = RateLimitDecision(
+            not throttled, self.limit, self.remaining, self.reset_seconds, WINDOW_SECONDS
+        )
+        return decision.headers()
 
 
 def period_bounds(period: QuotaPeriod, now: float) -> tuple[int, int]:

@@ -8,14 +8,13 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 from django.conf import settings
 
+from modelmarket.core.http import parse_retry_after
 from modelmarket.inference.providers.base import (
     CallContext,
     ProviderError,
@@ -32,24 +31,6 @@ class UpstreamBadRequest(UpstreamRejected):
 
     status = 400
     code = "upstream_bad_request"
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _error_message(body: bytes) -> str:
@@ -107,10 +88,10 @@ async def raise_for_upstream(response: aiohttp.ClientResponse, *, vendor: str) -
         raise UpstreamRateLimited(
             message,
             upstream_status=status,
-            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     if status in (502, 503, 504):
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise UpstreamUnavailable(
             message,
             upstream_status=status,
