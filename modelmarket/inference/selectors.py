@@ -12,7 +12,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from modelmarket.accounts.models import ApiKey
-from modelmarket.accounts.selectors import api_key_sha256
 from modelmarket.catalog.models import AIModel, ModelFile, ModelVersion
 from modelmarket.catalog.vocabulary import ModelStatus, Pricing, ValidationStatus
 from modelmarket.core.crypto import decrypt_bytes
@@ -79,10 +78,6 @@ def gateway_key_load(key_sha256: str) -> KeyGrant | None:
         active=not reason,
         reason=reason,
     )
-
-
-def gateway_raw_key_sha256(raw_key: str) -> str:
-    return api_key_sha256(raw_key)
 
 
 def _target(model: AIModel, version: ModelVersion, files: list[ModelFile], credential: str | None) -> Target:

@@ -21,6 +21,7 @@ import aiohttp
 from django.conf import settings
 from django.utils.crypto import constant_time_compare
 
+from modelmarket.accounts.selectors import api_key_sha256
 from modelmarket.core.exceptions import (
     ApplicationError,
     NotAuthenticated,
@@ -35,7 +36,7 @@ from modelmarket.inference.gateway.limits import Admission, Limiter
 from modelmarket.inference.gateway.metering import UsageMeter
 from modelmarket.inference.gateway.reliability import CircuitBreakers
 from modelmarket.inference.providers.base import CallContext, ProviderError, Target, Usage
-from modelmarket.inference.selectors import Listing, gateway_raw_key_sha256
+from modelmarket.inference.selectors import Listing
 from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus
 
 logger = logging.getLogger(__name__)
@@ -269,7 +270,7 @@ class Gateway:
         if raw is not None:
             if not raw.startswith(settings.API_KEY_PREFIX) or len(raw) > 200:
                 raise NotAuthenticated("The API key is malformed.", code="invalid_api_key")
-            grant = await self.directory.key(gateway_raw_key_sha256(raw))
+            grant = await self.directory.key(api_key_sha256(raw))
             if grant is None:
                 await self._limit_guessing(client)
                 raise NotAuthenticated("The API key is not valid.", code="invalid_api_key")

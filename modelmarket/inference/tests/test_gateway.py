@@ -40,6 +40,19 @@ def _auth(raw: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw}"}
 
 
+def _published_listing(
+    creator: Any, *, runtime: dict[str, Any], input_schema: dict | None = None, **fields: Any
+) -> AIModel:
+    """A published listing with one published version running on `runtime`, made through the catalog's services."""
+    model = model_create(actor=creator, license="mit", **fields)
+    version = version_create(
+        actor=creator, model=model, version="1.0.0", runtime=runtime, input_schema=input_schema
+    )
+    version_publish(actor=creator, version=version)
+    model_publish(actor=creator, model=model)
+    return model
+
+
 def test_native_call_runs_the_onnx_model_meters_it_and_says_who_served_it(demo, buyer, api_key_for):
     raw = api_key_for(buyer)
     with TestClient(build_app()) as gateway:
@@ -158,22 +171,14 @@ def chat_listing(transactional_db: Any, creator: Any, settings: Any) -> Iterator
 
     settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
     with FakeUpstreamThread() as upstream:
-        model = model_create(
-            actor=creator,
+        model = _published_listing(
+            creator,
             name="Echo chat",
             task="chat",
-            license="apache-2.0",
             source="openai_compatible",
             endpoint_url=upstream.base_url,
-        )
-        version = version_create(
-            actor=creator,
-            model=model,
-            version="1.0.0",
             runtime={"provider": "openai_compatible", "model_id": "echo-1", "base_url": upstream.base_url},
         )
-        version_publish(actor=creator, version=version)
-        model_publish(actor=creator, model=model)
         yield model.slug, upstream
 
 
@@ -285,22 +290,14 @@ def test_a_creators_upstream_secret_is_used_for_calls_and_never_shown(
 
     settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
     with FakeUpstreamThread(fake_openai_upstream, api_key="sk-creator-secret-f00d") as upstream:
-        model = model_create(
-            actor=creator,
+        model = _published_listing(
+            creator,
             name="Private chat",
             task="chat",
-            license="mit",
             source="openai_compatible",
             endpoint_url=upstream.base_url,
-        )
-        version = version_create(
-            actor=creator,
-            model=model,
-            version="1.0.0",
             runtime={"provider": "openai_compatible", "model_id": "echo-1", "base_url": upstream.base_url},
         )
-        version_publish(actor=creator, version=version)
-        model_publish(actor=creator, model=model)
         chat = {"model": model.slug, "messages": [{"role": "user", "content": "Hi"}]}
         with TestClient(build_app()) as gateway:
             refused = gateway.post("/v1/chat/completions", json=chat, headers=_auth(api_key_for(buyer)))
@@ -419,22 +416,14 @@ def replicate_listing(transactional_db: Any, creator: Any, settings: Any) -> Ite
         settings.REPLICATE_API_BASE = base_url
         settings.REPLICATE_API_TOKEN = REPLICATE_TEST_TOKEN
         settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
-        model = model_create(
-            actor=creator,
+        model = _published_listing(
+            creator,
             name="Slow painter",
             task="text-to-image",
-            license="mit",
             source="replicate",
             external_id="acme/slow-painter",
-        )
-        version = version_create(
-            actor=creator,
-            model=model,
-            version="1.0.0",
             runtime={"provider": "replicate", "model_id": "acme/slow-painter"},
         )
-        version_publish(actor=creator, version=version)
-        model_publish(actor=creator, model=model)
         yield model.slug, fake
 
 
@@ -579,23 +568,15 @@ def test_a_hugging_face_task_model_answers_in_the_tasks_shape(
     with FakeUpstreamThread(fake_huggingface_upstream, task_answers={"acme/sentiment": answer}) as hub:
         settings.HUGGINGFACE_INFERENCE_BASE = hub.url
         settings.HUGGINGFACE_TOKEN = "hf_platform"
-        model = model_create(
-            actor=creator,
+        model = _published_listing(
+            creator,
             name="Sentiment",
             task="text-classification",
-            license="mit",
             source="huggingface",
             external_id="acme/sentiment",
-        )
-        version = version_create(
-            actor=creator,
-            model=model,
-            version="1.0.0",
             input_schema={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
             runtime={"provider": "huggingface", "model_id": "acme/sentiment"},
         )
-        version_publish(actor=creator, version=version)
-        model_publish(actor=creator, model=model)
         with TestClient(build_app()) as gateway:
             response = gateway.post(
                 f"/api/v1/models/{model.slug}/inference",
