@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from modelmarket.accounts.api import router as accounts_router
+from modelmarket.billing.api import router as billing_router
 from modelmarket.catalog.api import router as catalog_router
 from modelmarket.core.exceptions import (
     ApplicationError,
@@ -122,3 +123,4 @@ api.add_router("/", accounts_router)
 api.add_router("/", catalog_router)
 api.add_router("/", usage_router)
 api.add_router("/", inference_router)
+api.add_router("/", billing_router)

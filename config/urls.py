@@ -17,6 +17,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("modelmarket.accounts.urls")),
     path("", include("modelmarket.usage.urls")),
+    path("", include("modelmarket.billing.urls")),
+    path("", include("modelmarket.notifications.urls")),
     path("", include("modelmarket.catalog.urls")),
     path("api/v1/", api.urls),
     path("api/docs", core_views.api_docs, name="api_docs"),

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "modelmarket.catalog",
     "modelmarket.inference",
     "modelmarket.usage",
+    "modelmarket.billing",
+    "modelmarket.notifications",
 ]
 
 MIDDLEWARE = [
@@ -116,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "modelmarket.core.context_processors.site",
                 "modelmarket.accounts.context_processors.account_menu",
+                "modelmarket.notifications.context_processors.unread_notifications",
             ],
         },
     }
@@ -445,6 +448,28 @@ HUGGINGFACE_INFERENCE_BASE = os.environ.get(
 ONNX_CACHE_DIR = Path(os.environ.get("ONNX_CACHE_DIR", VAR_DIR / "onnx-cache"))
 # Raw usage events older than this are deleted (every 6 hours); the usage rollups behind stats and analytics stay.
 USAGE_EVENT_RETENTION_DAYS = env_int("USAGE_EVENT_RETENTION_DAYS", 90)
+
+# --- Billing and payments ---------------------------------------------------------------------------------------
+# The platform's share of every payment and pay-as-you-go charge, in basis points (1500 = 15 %).
+BILLING_PLATFORM_FEE_BPS = env_int("BILLING_PLATFORM_FEE_BPS", 1500)
+# An order not paid within this many minutes expires (its checkout page stops accepting payment).
+BILLING_ORDER_TTL_MINUTES = env_int("BILLING_ORDER_TTL_MINUTES", 60)
+# Days a subscription keeps working after its period ended without a renewal, and reminder lead time.
+BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 3)
+BILLING_REMINDER_DAYS = env_int("BILLING_REMINDER_DAYS", 3)
+# Helio (MoonPay Commerce): the payment gateway is "helio" when its keys are set, else the offline sandbox.
+HELIO_ENV = os.environ.get("HELIO_ENV", "dev")
+HELIO_PUBLIC_KEY = os.environ.get("HELIO_PUBLIC_KEY", "")
+HELIO_SECRET_KEY = os.environ.get("HELIO_SECRET_KEY", "")
+HELIO_WALLET_ID = os.environ.get("HELIO_WALLET_ID", "")
+HELIO_API_BASE = os.environ.get(
+    "HELIO_API_BASE", "https://api.hel.io/v1" if HELIO_ENV == "prod" else "https://api.dev.hel.io/v1"
+).rstrip("/")
+HELIO_PAY_BASE = os.environ.get(
+    "HELIO_PAY_BASE", "https://app.hel.io/pay" if HELIO_ENV == "prod" else "https://app.dev.hel.io/pay"
+).rstrip("/")
+HELIO_TIMEOUT_SECONDS = env_int("HELIO_TIMEOUT_SECONDS", 15)
+PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "helio" if HELIO_PUBLIC_KEY and HELIO_SECRET_KEY else "sandbox")
 
 # --- Observability ----------------------------------------------------------------------------------------------
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")

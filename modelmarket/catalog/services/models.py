@@ -17,7 +17,7 @@ from modelmarket.accounts.models import CreatorProfile, User
 from modelmarket.accounts.selectors import creator_profile_for
 from modelmarket.catalog.models import AIModel, ModelVersion, Tag
 from modelmarket.catalog.selectors.models import user_is_catalog_staff
-from modelmarket.catalog.vocabulary import Modality, ModelStatus, Source, Task, ValidationStatus
+from modelmarket.catalog.vocabulary import Modality, ModelStatus, Pricing, Source, Task, ValidationStatus
 from modelmarket.core.exceptions import BadRequest, Conflict, PermissionDenied
 from modelmarket.core.generation import generation_bump
 from modelmarket.inference.ssrf import checked_upstream_url
@@ -411,3 +411,9 @@ def version_deprecate(
     version.refresh_from_db()
     generation_bump()
     return version
+
+
+def model_pricing_set(*, model_id: int, pricing: str) -> None:
+    """The price badge and `pricing` filter, kept current by billing from the model's plans."""
+    _check_choice(pricing, Pricing, "invalid_pricing", "pricing")
+    AIModel.objects.filter(pk=model_id).exclude(pricing=pricing).update(pricing=pricing)
