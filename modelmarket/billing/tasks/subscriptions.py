@@ -1,0 +1,1 @@
+"""Jobs of this billing area (see tasks/__init__.py)."""

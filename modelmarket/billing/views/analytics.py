@@ -1,0 +1,7 @@
+"""Billing pages: analytics."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

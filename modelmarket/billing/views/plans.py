@@ -1,0 +1,7 @@
+"""Billing pages: plans."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
