@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -29,7 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -165,6 +166,7 @@ class WrkResult:
     sent: int
     p50_ms: float
     p99_ms: float
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per response, by process group
 
     @property
     def rps(self) -> float:
@@ -321,6 +323,58 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+# --- Where the CPU goes ------------------------------------------------------------------------------------------
+# On 2 cores wrk, nginx, PostgreSQL, Redis and the workers share the machine: the CPU each group spends per response
+# says what a change saved, and it is steadier than requests/s when others use the machine too.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Group: process name. Every such process on the machine, not only ours.
+SHARED_SERVERS = {"postgres": "postgres", "redis": "redis-server"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent not idle (all cores), from /proc/stat."""
+    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / CLOCK_TICKS
+
+
+def cpu_groups(rig: Rig) -> dict[str, list[int]]:
+    groups = {name: pids_named(process) for name, process in SHARED_SERVERS.items()}
+    if rig.granian is not None:
+        groups["gateway"] = children(rig.granian.pid)
+    if rig.nginx is not None:
+        groups["nginx"] = [rig.nginx.pid, *children(rig.nginx.pid)]
+    return groups
+
+
+def cpu_snapshot(groups: dict[str, list[int]]) -> dict[str, float]:
+    snapshot = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has been waited for
+    snapshot["wrk"] = usage.ru_utime + usage.ru_stime
+    snapshot["machine"] = machine_busy_seconds()
+    return snapshot
 
 
 # --- Database and setup --------------------------------------------------------------------------------------------
@@ -584,10 +638,17 @@ def measure(rig: Rig, wrk_path: str) -> tuple[dict[tuple[str, int], WrkResult], 
     )
     # Warm both workers' caches and connection pools (metered like every other call).
     gateway_runs = [wrk(wrk_path, rig.gateway_url, gateway, 32, 2)]
+    groups = cpu_groups(rig)
     results: dict[tuple[str, int], WrkResult] = {}
     for connections in (1, 32):
-        results["direct", connections] = wrk(wrk_path, rig.direct_url, direct, connections, seconds)
-        results["gateway", connections] = wrk(wrk_path, rig.gateway_url, gateway, connections, seconds)
+        for kind, url, script in (("direct", rig.direct_url, direct), ("gateway", rig.gateway_url, gateway)):
+            before = cpu_snapshot(groups)
+            result = wrk(wrk_path, url, script, connections, seconds)
+            after = cpu_snapshot(groups)
+            result.cpu_ms = {
+                name: (after[name] - before[name]) * 1000 / max(1, result.requests) for name in after
+            }
+            results[kind, connections] = result
         gateway_runs.append(results["gateway", connections])
     return results, gateway_runs
 
@@ -616,6 +677,14 @@ def report(results: dict[tuple[str, int], WrkResult], memory: dict[int, float], 
             f"{kind + ' c=' + str(connections):<18}{result.rps:>10,.0f}{result.p50_ms:>9.2f}"
             f"{result.p99_ms:>9.2f}{result.non_2xx:>9}{result.socket_errors:>8}"
         )
+    names = ("gateway", "nginx", "redis", "postgres", "wrk", "machine")
+    print(f"\nCPU ms per response{'':<6}" + "".join(f"{name:>10}" for name in names))
+    for (kind, connections), result in results.items():
+        print(
+            f"{kind + ' c=' + str(connections):<25}"
+            + "".join(f"{result.cpu_ms.get(name, 0.0):>10.3f}" for name in names)
+        )
+    print("(postgres and redis: every such process on the machine; machine: all cores, whatever ran)")
     added = results["gateway", 1].p50_ms - results["direct", 1].p50_ms
     c32 = results["gateway", 32]
     print(
