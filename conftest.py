@@ -25,6 +25,23 @@ requires_redis = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
+def _default_currencies(request: pytest.FixtureRequest) -> None:
+    """The currencies the billing migration seeds: transactional tests flush every table, seeded rows included, so
+    they are put back before each test that uses the database."""
+    names = set(request.fixturenames)
+    if "transactional_db" in names or "live_server" in names:
+        request.getfixturevalue("transactional_db")
+    elif "db" in names:
+        request.getfixturevalue("db")
+    elif request.node.get_closest_marker("django_db") is None:
+        return
+    from modelmarket.billing.defaults import default_currencies_ensure
+    from modelmarket.billing.models import Currency
+
+    default_currencies_ensure(Currency)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache_and_limits() -> None:
     """Each test starts with an empty cache and fresh rate-limit windows (Redis keeps state across tests)."""
     if settings.REDIS_URL:

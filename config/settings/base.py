@@ -438,6 +438,8 @@ GATEWAY_FREE_REQUESTS_PER_DAY = env_int("GATEWAY_FREE_REQUESTS_PER_DAY", 1000)
 GATEWAY_FREE_TOKENS_PER_DAY = env_int("GATEWAY_FREE_TOKENS_PER_DAY", 200_000)
 # Long jobs (Replicate predictions answered 202) still running after this long are cancelled.
 GATEWAY_JOB_MAX_SECONDS = env_int("GATEWAY_JOB_MAX_SECONDS", 3600)
+# Pay as you go: output tokens reserved for a call that names no max_tokens, and the most ever reserved for one.
+GATEWAY_PAYG_MAX_OUTPUT_TOKENS = env_int("GATEWAY_PAYG_MAX_OUTPUT_TOKENS", 4096)
 GATEWAY_MAX_REQUEST_BYTES = env_int("GATEWAY_MAX_REQUEST_BYTES", 1_000_000)
 GATEWAY_MAX_RESPONSE_BYTES = env_int("GATEWAY_MAX_RESPONSE_BYTES", 10_000_000)
 # The OpenAI-compatible router and task endpoints of Hugging Face (inference; the Hub API above is for sync).

@@ -27,3 +27,9 @@ class InferenceConfig(AppConfig):
             post_delete.connect(
                 _cached_data_changed, sender=model, dispatch_uid=f"gateway-cache-delete-{label}"
             )
+        # Gateways keep pay-as-you-go balances in Redis: every committed ledger change refreshes the wallets it moved
+        # (top-ups, refunds, booked usage), whichever process made it.
+        from modelmarket.billing.services.ledger import balance_listener_add
+        from modelmarket.inference.gateway.credit import redis_balances_refresh
+
+        balance_listener_add(redis_balances_refresh)

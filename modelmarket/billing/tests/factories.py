@@ -12,8 +12,8 @@ from modelmarket.accounts.models import User
 from modelmarket.accounts.tests.factories import make_user
 from modelmarket.billing.models import Order, OrderKind, OrderStatus, PaymentGateway, Plan, PlanKind
 from modelmarket.billing.services.plans import PlanTerms, plan_create, plan_snapshot
-from modelmarket.catalog.services import models as catalog_services
 from modelmarket.catalog.models import AIModel, ModelFile, ModelVersion
+from modelmarket.catalog.services import models as catalog_services
 from modelmarket.catalog.vocabulary import ValidationStatus
 
 

@@ -39,6 +39,7 @@ from modelmarket.core.exceptions import (
 from modelmarket.core.ratelimit import client_address
 from modelmarket.inference import adapters
 from modelmarket.inference.gateway import calls
+from modelmarket.inference.gateway.credit import worst_case_usage
 from modelmarket.inference.gateway.metering import UsageMeter
 from modelmarket.inference.gateway.pipeline import Call, Caller, Gateway
 from modelmarket.inference.gateway.schemas import ChatCompletionIn, InferenceIn
@@ -151,6 +152,7 @@ async def read_json(request: Request) -> Any:
             raise PayloadTooLarge(
                 f"The request body is larger than {limit} bytes.", details={"max_bytes": limit}
             )
+    request.state.body_bytes = len(body)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -195,7 +197,10 @@ async def native_inference(request: Request) -> Response:
         call = Call(
             gw, caller, listing, gw.target(caller, listing, payload.version), request_id, payload.stream
         )
-        await gw.admit(call)
+        await gw.admit(
+            call,
+            worst_case=lambda: _worst_case(call, request, _max_output_tokens(payload.parameters)),
+        )
         try:
             input_validate(call.target, payload.input)
         except ProviderError as error:
@@ -224,6 +229,23 @@ async def native_inference(request: Request) -> Response:
         return JSONResponse(_native_body(call, output, result.usage), headers=_headers(call, request_id))
     except (ApplicationError, ProviderError) as error:
         return error_response(error, request_id, call.headers() if call else None)
+
+
+def _max_output_tokens(parameters: dict[str, Any]) -> Any:
+    return (
+        parameters.get("max_tokens")
+        or parameters.get("max_new_tokens")
+        or parameters.get("max_completion_tokens")
+    )
+
+
+def _worst_case(call: Call, request: Request, max_output_tokens: Any) -> Usage:
+    """Bounds for the credit reservation; the request body (already read) bounds the input's tokens."""
+    seconds = min(
+        call.listing.timeout_seconds or settings.GATEWAY_TIMEOUT_SECONDS, settings.GATEWAY_TIMEOUT_SECONDS
+    )
+    input_bytes = getattr(request.state, "body_bytes", settings.GATEWAY_MAX_REQUEST_BYTES)
+    return worst_case_usage(input_bytes=input_bytes, max_output_tokens=max_output_tokens, seconds=seconds)
 
 
 def _headers(call: Call, request_id: str) -> dict[str, str]:
@@ -409,7 +431,12 @@ async def openai_chat(request: Request) -> Response:
         call = Call(
             gw, caller, listing, gw.target(caller, listing, version or None), request_id, payload.stream
         )
-        await gw.admit(call)
+        await gw.admit(
+            call,
+            worst_case=lambda: _worst_case(
+                call, request, payload.max_completion_tokens or payload.max_tokens
+            ),
+        )
         body = payload.model_dump(exclude_none=True, exclude={"stream_options"})
         if payload.stream:
             include_usage = bool(payload.stream_options and payload.stream_options.include_usage)

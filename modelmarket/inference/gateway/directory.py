@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -123,9 +124,16 @@ class Directory:
 
     async def grant(self, user_id: int, listing: Listing) -> Grant:
         """The user's grant for the listing; raises the entitlement's refusal (402) when there is none."""
-        value = await self.grants.get(
-            (user_id, listing.model_id), lambda: _in_thread(_resolve_grant)(user_id, listing), self.ttl
-        )
+        key = (user_id, listing.model_id)
+        value = await self.grants.get(key, lambda: _in_thread(_resolve_grant)(user_id, listing), self.ttl)
+        if (
+            isinstance(value, Grant)
+            and value.valid_until is not None
+            and value.valid_until <= datetime.now(UTC)
+        ):
+            # The pass or period behind the grant ended since it was cached: ask billing again.
+            self.grants.entries.pop(key, None)
+            value = await self.grants.get(key, lambda: _in_thread(_resolve_grant)(user_id, listing), self.ttl)
         if isinstance(value, ApplicationError):
             raise value
         return value

@@ -20,9 +20,12 @@ Writer = Callable[[Sequence[UsageRecord]], int]
 
 
 def _write_with_service(records: Sequence[UsageRecord]) -> int:
-    from modelmarket.usage.services import usage_events_record
+    """Usage events and, in the same transaction, their pay-as-you-go costs booked to the ledger."""
+    from django.conf import settings
 
-    return usage_events_record(records=records)
+    from modelmarket.inference.gateway.credit import usage_and_charges_write
+
+    return usage_and_charges_write(records, redis_url=settings.REDIS_URL)
 
 
 class UsageMeter:

@@ -1,8 +1,9 @@
 """The one path every call takes, from the API and from the playground alike:
 
     caller (API key and scope, or browser session with CSRF) → listing and version → entitlement (grant)
-    → rate limits and quotas → provider call (time limit, retries, circuit breaker, fallback version)
-    → one usage event (whatever happened) → cost.
+    → rate limits and quotas → credit reservation (pay as you go: the worst-case cost, `credit.py`)
+    → provider call (time limit, retries, circuit breaker, fallback version)
+    → one usage event (whatever happened) → cost, settled against the reservation.
 
 `Gateway` holds the worker's shared pieces (aiohttp session, Redis, caches, limiter, breakers, usage meter);
 `Call` is one call going through it and records exactly one usage event however it ends."""
@@ -13,6 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +33,7 @@ from modelmarket.core.exceptions import (
     RateLimited,
 )
 from modelmarket.inference.entitlements import Grant
+from modelmarket.inference.gateway.credit import CreditReserver
 from modelmarket.inference.gateway.directory import Directory
 from modelmarket.inference.gateway.limits import Admission, Limiter
 from modelmarket.inference.gateway.metering import UsageMeter
@@ -73,6 +76,7 @@ class Call:
     fallback_used: bool = False
     finished: bool = False
     cost_minor: int = 0
+    reserved_minor: int = 0  # pay-as-you-go credit reserved for this call
 
     @property
     def currency(self) -> str:
@@ -109,7 +113,11 @@ class Call:
             status == UsageStatus.UPSTREAM_ERROR and usage.output_tokens > 0
         )
         price = self.grant.price if self.grant else None
-        self.cost_minor = price.cost_minor(usage) if price and charged else 0
+        if price is not None and charged:
+            # Never more than was reserved: the reservation bounds what the caller agreed to risk.
+            self.cost_minor = min(price.cost_minor(usage), self.reserved_minor)
+        if price is not None and self.reserved_minor:
+            self.gateway.credit.settle(price, reserved_minor=self.reserved_minor, cost_minor=self.cost_minor)
         self.gateway.meter.record(
             UsageRecord(
                 event_id=self.id,
@@ -145,8 +153,12 @@ class Call:
 
     def defer_to_job(self) -> None:
         """The call became a long job (202): its one usage event is recorded when the job ends, with the compute
-        time the provider reports then (`inference.services.inference_job_update`)."""
+        time the provider reports then (`inference.services.inference_job_update`). Pay-as-you-go credit reserved
+        for it is given back: long jobs are not charged per use yet."""
         self.finished = True
+        price = self.grant.price if self.grant else None
+        if price is not None and self.reserved_minor:
+            self.gateway.credit.settle(price, reserved_minor=self.reserved_minor, cost_minor=0)
 
     def fail(self, error: ProviderError | ApplicationError, usage: Usage | None = None) -> None:
         status = _usage_status_for(error)
@@ -202,6 +214,7 @@ class Gateway:
         self.redis = redis
         self.directory = Directory(redis=redis)
         self.limiter = Limiter(redis)
+        self.credit = CreditReserver(redis)
         self.breakers = CircuitBreakers()
         self.meter = meter or UsageMeter()
         self.session: aiohttp.ClientSession = None  # type: ignore[assignment]  # set in start()
@@ -238,6 +251,7 @@ class Gateway:
         if self._token_flusher is not None:
             await self._token_flusher
         await self.limiter.tokens_flush()
+        await self.credit.stop()
         await self.meter.stop()
         if self.session is not None:
             await self.session.close()
@@ -340,8 +354,9 @@ class Gateway:
             raise NotFound(f"{listing.slug} has no version that can be called yet.", code="version_not_found")
         return target
 
-    async def admit(self, call: Call) -> None:
-        """Entitlement, then limits and quotas; raises (after recording the refusal) when the call may not go on."""
+    async def admit(self, call: Call, *, worst_case: Callable[[], Usage] | None = None) -> None:
+        """Entitlement, then limits and quotas, then (pay as you go) the reservation of the call's worst-case cost —
+        `worst_case()` bounds its usage; raises (after recording the refusal) when the call may not go on."""
         try:
             call.grant = await self.directory.grant(call.caller.user_id, call.listing)
             try:
@@ -367,6 +382,33 @@ class Gateway:
             limit_refusal = _refusal(call.admission, call.grant)
             call.fail(limit_refusal)
             raise limit_refusal
+        if call.grant.price is not None:
+            await self._reserve_credit(call, worst_case() if worst_case else Usage())
+
+    async def _reserve_credit(self, call: Call, worst_case: Usage) -> None:
+        price = call.grant.price if call.grant else None
+        assert price is not None
+        amount = price.worst_case_minor(worst_case)
+        try:
+            reserved = await self.credit.reserve(price, amount)
+        except Exception as exc:
+            logger.exception("the credit store failed")
+            refusal = ApplicationError(
+                "Credit cannot be checked right now; try again shortly.",
+                code="limits_unavailable",
+                status_code=503,
+            )
+            call.fail(refusal)
+            raise refusal from exc
+        if not reserved:
+            refusal = PaymentRequired(
+                f"Not enough {price.currency} credit for this call: top up your credit to continue.",
+                code="insufficient_credit",
+                details={"currency": price.currency, "required_minor": amount},
+            )
+            call.fail(refusal)
+            raise refusal
+        call.reserved_minor = amount
 
 
 def _raw_key(headers: dict[str, str]) -> str | None:
