@@ -65,7 +65,7 @@ def subscribed(world):
     """A buyer whose first payment (STARTED's transaction) was recorded by the CREATED webhook: entitlement active
     for a month, not yet linked to the Helio subscription."""
     plan = subscription_plan()
-    paylink = world.subscription_paylink(plan)
+    paylink = world.paylink_for(plan)
     order = pending_order(plan)
     charge_id = world.charge(paylink, order)
     started = world.fake.subscription_event("STARTED", charge_id=charge_id)
@@ -128,7 +128,7 @@ def test_started_twice_changes_nothing_more(world, subscribed):
 def test_started_records_the_first_payment_when_its_created_webhook_was_lost(world):
     pytest.importorskip("modelmarket.billing.services.payments")
     plan = subscription_plan()
-    paylink = world.subscription_paylink(plan)
+    paylink = world.paylink_for(plan)
     order = pending_order(plan)
     started = world.fake.subscription_event("SUBSCRIPTION_STARTED", charge_id=world.charge(paylink, order))
 
@@ -150,7 +150,7 @@ def test_started_records_the_first_payment_when_its_created_webhook_was_lost(wor
 
 def test_started_for_no_order_of_ours_waits_and_writes_nothing(world):
     plan = subscription_plan()
-    paylink = world.subscription_paylink(plan)
+    paylink = world.paylink_for(plan)
     started = world.fake.subscription_event("STARTED", paylink_id=paylink.helio_id)
     started.pop("transactionObject")
     started.pop("transaction")
@@ -248,7 +248,7 @@ def test_renewed_before_started_without_an_order_reference_waits_then_applies(wo
 
 def test_renewed_before_the_first_payment_was_recorded_waits(world):
     plan = subscription_plan()
-    paylink = world.subscription_paylink(plan)
+    paylink = world.paylink_for(plan)
     order = pending_order(plan)
     charge_id = world.charge(paylink, order)
     started = world.fake.subscription_event("STARTED", charge_id=charge_id)

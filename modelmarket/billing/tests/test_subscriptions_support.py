@@ -69,8 +69,9 @@ class HelioWorld:
             random_fraction=lambda: 0.0,
         )
 
-    def subscription_paylink(self, plan: Plan) -> HelioPaylink:
-        """A subscription pay link for `plan` at the fake, recorded as the Helio gateway records it."""
+    def paylink_for(self, plan: Plan) -> HelioPaylink:
+        """A pay link for `plan` at the fake (a subscription one for a subscription plan), recorded as the Helio
+        gateway records it."""
         link = self.client.paylink_create(
             name=plan.name,
             price_base_units=plan.price_minor,
