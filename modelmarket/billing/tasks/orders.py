@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 
@@ -27,8 +28,6 @@ def orders_expire_task() -> None:
 @lock_task("billing-helio-currencies-refresh")
 def helio_currencies_refresh_task() -> None:
     """Daily: Helio's currency ids for our currencies (only when Helio is configured)."""
-    from django.conf import settings
-
     if not (settings.HELIO_PUBLIC_KEY and settings.HELIO_SECRET_KEY):
         return
     with helio_client() as client:
