@@ -17,7 +17,7 @@ from typing import Literal
 from django.conf import settings
 
 from modelmarket.billing.money import round_minor
-from modelmarket.billing.selectors.entitlements import gateway_access
+from modelmarket.billing.selectors.entitlements import GatewayAccess, gateway_access
 from modelmarket.catalog.vocabulary import Pricing
 from modelmarket.core.exceptions import PaymentRequired
 from modelmarket.inference.providers.base import Usage
@@ -73,6 +73,11 @@ def entitlement_resolve(*, user_id: int, listing: Listing) -> Grant:
     if user_id == listing.creator_id:
         return Grant(plan="owner")
     access = gateway_access(user_id=user_id, model_id=listing.model_id)
+    return grant_from_access(access, slug=listing.slug, pricing=listing.pricing)
+
+
+def grant_from_access(access: GatewayAccess, *, slug: str, pricing: str) -> Grant:
+    """The grant billing's answer amounts to, for someone who does not own the listing."""
     if access.limits is not None:
         limits, payg = access.limits, access.pay_as_you_go
         return Grant(
@@ -94,7 +99,7 @@ def entitlement_resolve(*, user_id: int, listing: Listing) -> Grant:
             ),
             valid_until=access.valid_until,
         )
-    if not access.has_plans and listing.pricing == Pricing.FREE:
+    if not access.has_plans and pricing == Pricing.FREE:
         return Grant(
             plan="free",
             requests_per_minute=settings.GATEWAY_FREE_REQUESTS_PER_MINUTE or None,
@@ -103,7 +108,7 @@ def entitlement_resolve(*, user_id: int, listing: Listing) -> Grant:
             quota_period="day",
         )
     raise PaymentRequired(
-        f"Calling {listing.slug} needs a plan: choose one on the model's page.",
+        f"Calling {slug} needs a plan: choose one on the model's page.",
         code="entitlement_required",
-        details={"model": listing.slug},
+        details={"model": slug},
     )

@@ -84,13 +84,27 @@ class UsageStatsOut(Schema):
     totals: UsageTotalsOut
 
 
+class QuotaUseOut(Schema):
+    limit: int
+    used: int
+
+
+class QuotaOut(Schema):
+    plan: str = Field(description="The plan's id, or `free` for the platform's free tier.")
+    period: str = Field(description="`day` (UTC) or `month`.")
+    requests: QuotaUseOut | None
+    tokens: QuotaUseOut | None
+
+
 class SummaryItemOut(Schema):
     model: str
     requests: int
     input_tokens: int
     output_tokens: int
     cost: MoneyOut
-    quota: None = Field(description="Quotas arrive with billing; always null for now.")
+    quota: QuotaOut | None = Field(
+        description="The caller's plan quotas on this model and their use in the quota's period; null without quotas."
+    )
 
 
 class UsageSummaryOut(Schema):

@@ -227,7 +227,8 @@ def usage_month_summary(*, user: User, now: datetime | None = None) -> UsageSumm
     """The caller's totals per model (and currency) for the current calendar month in UTC, most used first.
 
     One item per model; a model paid for in two currencies this month has one item per currency, each with the
-    requests and tokens billed in it. `quota` is null until billing defines quotas."""
+    requests and tokens billed in it. `quota` is the caller's plan for the model, with its request and token quotas
+    and what is used of them in the quota's period (null without quotas: the model's owner, or a plan with none)."""
     first, following = month_bounds(now or timezone.now())
     rows = (
         UsageDaily.objects.filter(
@@ -239,6 +240,13 @@ def usage_month_summary(*, user: User, now: datetime | None = None) -> UsageSumm
         .order_by("-requests", "model__slug", "currency")
         .values_list("model__slug", "currency", "requests", "input_tokens", "output_tokens", "cost_minor")
     )
+    totals = list(rows)
+    quotas = _plan_quotas(
+        user=user,
+        slugs={row[0] for row in totals},
+        today=(now or timezone.now()).astimezone(UTC).date(),
+        month=(first, following),
+    )
     items = [
         {
             "model": slug,
@@ -246,11 +254,55 @@ def usage_month_summary(*, user: User, now: datetime | None = None) -> UsageSumm
             "input_tokens": input_tokens or 0,
             "output_tokens": output_tokens or 0,
             "cost": {"amount_minor": cost_minor or 0, "currency": currency},
-            "quota": None,
+            "quota": quotas.get(slug),
         }
-        for slug, currency, requests, input_tokens, output_tokens, cost_minor in rows
+        for slug, currency, requests, input_tokens, output_tokens, cost_minor in totals
     ]
     return UsageSummary(period_start=first, period_end=following, items=items)
+
+
+def _plan_quotas(
+    *, user: User, slugs: set[str], today: date, month: tuple[date, date]
+) -> dict[str, dict[str, Any]]:
+    """The caller's quotas per model as the gateway enforces them (the same entitlement code decides), with the
+    usage of each quota's period (today, or this month) from the daily rollup. A fixed number of queries."""
+    from modelmarket.billing.selectors.entitlements import gateway_access_many
+    from modelmarket.core.exceptions import ApplicationError
+    from modelmarket.inference.entitlements import grant_from_access
+
+    models = {
+        model_id: (slug, pricing)
+        for model_id, slug, pricing in AIModel.objects.filter(slug__in=slugs)
+        .exclude(creator_id=user.pk)  # a creator's own models have no quota
+        .values_list("pk", "slug", "pricing")
+    }
+    accesses = gateway_access_many(user_id=user.pk, model_ids=models)
+    month_days = [month[0] + timedelta(days=index) for index in range((month[1] - month[0]).days)]
+    used: dict[tuple[int, str], tuple[int, int]] = {}
+    for period, days in (("day", [today]), ("month", month_days)):
+        for model_id, requests, tokens in (
+            UsageDaily.objects.filter(day__in=days, user_id=user.pk, model_id__in=list(models))
+            .values("model_id")
+            .annotate(requests=Sum("requests"), tokens=Sum(F("input_tokens") + F("output_tokens")))
+            .values_list("model_id", "requests", "tokens")
+        ):
+            used[(model_id, period)] = (requests or 0, tokens or 0)
+    quotas = {}
+    for model_id, (slug, pricing) in models.items():
+        try:
+            grant = grant_from_access(accesses[model_id], slug=slug, pricing=pricing)
+        except ApplicationError:
+            continue  # no plan any more: nothing to measure against
+        if not grant.request_quota and not grant.token_quota:
+            continue
+        requests, tokens = used.get((model_id, grant.quota_period), (0, 0))
+        quotas[slug] = {
+            "plan": grant.plan,
+            "period": grant.quota_period,
+            "requests": {"limit": grant.request_quota, "used": requests} if grant.request_quota else None,
+            "tokens": {"limit": grant.token_quota, "used": tokens} if grant.token_quota else None,
+        }
+    return quotas
 
 
 # --- /creator/analytics -----------------------------------------------------------------------------------------

@@ -110,11 +110,20 @@ def _range_days(value: str | None) -> int:
 
 
 def _quota(item: dict[str, Any]) -> dict[str, int] | None:
-    """A quota bar's numbers once billing defines quotas (`{"limit": n, "used": n?}` in requests); None until then."""
+    """A quota bar's numbers (requests, else tokens, in the quota's period); None without a quota."""
     quota = item["quota"]
-    if not quota or not quota.get("limit"):
+    if not quota:
         return None
-    return {"limit": quota["limit"], "used": quota.get("used", item["requests"])}
+    use = quota.get("requests") or quota.get("tokens")
+    if not use:
+        return None
+    what = "requests" if quota.get("requests") else "tokens"
+    return {
+        "limit": use["limit"],
+        "used": min(use["used"], use["limit"]),
+        "what": what,
+        "period": quota["period"],
+    }
 
 
 def _key_rows(user: User, period: selectors.StatsRange) -> list[dict[str, Any]]:

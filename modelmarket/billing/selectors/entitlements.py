@@ -3,6 +3,8 @@ price? One call per (user, model) cache miss in a gateway worker; the answer car
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -62,11 +64,17 @@ def _limits(plan: Plan) -> PlanLimits:
 
 def entitlements_active(*, user_id: int, model_id: int, now: datetime | None = None) -> list[Entitlement]:
     """The user's entitlements to the model that grant access at `now` (active, or in grace)."""
+    return entitlements_active_many(user_id=user_id, model_ids=[model_id], now=now)
+
+
+def entitlements_active_many(
+    *, user_id: int, model_ids: Iterable[int], now: datetime | None = None
+) -> list[Entitlement]:
     now = now or timezone.now()
     return list(
         Entitlement.objects.filter(
             buyer_id=user_id,
-            model_id=model_id,
+            model_id__in=list(model_ids),
             status__in=[EntitlementStatus.ACTIVE, EntitlementStatus.GRACE],
         )
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now) | Q(grace_ends_at__gt=now))
@@ -84,9 +92,23 @@ def _access_end(entitlement: Entitlement) -> datetime | None:
 
 def gateway_access(*, user_id: int, model_id: int) -> GatewayAccess:
     """Bought access first (the most lasting plan), then pay as you go, then the model's free plan."""
+    return gateway_access_many(user_id=user_id, model_ids=[model_id])[model_id]
+
+
+def gateway_access_many(*, user_id: int, model_ids: Iterable[int]) -> dict[int, GatewayAccess]:
+    """`gateway_access` for several models in a fixed number of queries (the usage summary's quota column)."""
+    ids = set(model_ids)
     now = timezone.now()
-    held = entitlements_active(user_id=user_id, model_id=model_id, now=now)
-    plans = list(Plan.objects.filter(model_id=model_id, is_active=True).select_related("currency"))
+    held: dict[int, list[Entitlement]] = defaultdict(list)
+    for entitlement in entitlements_active_many(user_id=user_id, model_ids=ids, now=now):
+        held[entitlement.model_id].append(entitlement)
+    plans: dict[int, list[Plan]] = defaultdict(list)
+    for plan in Plan.objects.filter(model_id__in=ids, is_active=True).select_related("currency"):
+        plans[plan.model_id].append(plan)
+    return {model_id: _access(user_id, held[model_id], plans[model_id], now) for model_id in ids}
+
+
+def _access(user_id: int, held: list[Entitlement], plans: list[Plan], now: datetime) -> GatewayAccess:
     if held:
         best = min(held, key=lambda e: (_KIND_RANK.get(e.plan.kind, 9), -(e.ends_at or now).timestamp()))
         ends = [_access_end(e) for e in held]

@@ -69,7 +69,12 @@ def test_money_uses_the_currency_decimals():
 
 
 # --- Buyer: /account/usage/ ---------------------------------------------------------------------------------------
-def test_usage_dashboard_shows_the_month_by_model_by_key_and_a_daily_chart(buyer, client, api_key_for):
+def test_usage_dashboard_shows_the_month_by_model_by_key_and_a_daily_chart(
+    buyer, client, api_key_for, settings
+):
+    settings.GATEWAY_FREE_REQUESTS_PER_DAY = settings.GATEWAY_FREE_TOKENS_PER_DAY = (
+        0  # no quota on free listings
+    )
     api_key_for(buyer)
     key = ApiKey.objects.get(user=buyer)
     chat, vision = AIModelFactory(slug="chat-model"), AIModelFactory(slug="vision-model")
@@ -98,6 +103,20 @@ def test_usage_dashboard_shows_the_month_by_model_by_key_and_a_daily_chart(buyer
     assert f"{day_label(now)}: 4." in html  # today's bar, in the chart's accessible summary
     assert html.count('class="usage-chart-bar"') == 2  # one bar (today) in each chart
     assert 'href="/account/usage/"' in html  # linked from the account nav
+
+
+def test_usage_dashboard_shows_a_quota_bar_for_a_plan_with_a_quota(buyer, client):
+    from modelmarket.billing.models import PlanKind
+    from modelmarket.billing.tests.factories import make_plan
+
+    plan = make_plan(kind=PlanKind.FREE, name="Free", request_quota=100, quota_period="month")
+    usage_events_record(
+        records=[usage_record(plan.model, started_at=timezone.now(), user_id=buyer.pk) for _ in range(7)]
+    )
+
+    visible = text(page(logged_in(client, buyer), USAGE_URL))
+
+    assert "7 of 100 requests this month" in visible
 
 
 def test_usage_dashboard_range_is_chosen_by_days(buyer, client):

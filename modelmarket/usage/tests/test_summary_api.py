@@ -22,7 +22,10 @@ def _this_month_start() -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def test_totals_per_model_for_the_current_month(buyer, api_client_for):
+def test_totals_per_model_for_the_current_month(buyer, api_client_for, settings):
+    settings.GATEWAY_FREE_REQUESTS_PER_DAY = settings.GATEWAY_FREE_TOKENS_PER_DAY = (
+        0  # no quota on free listings
+    )
     busy, quiet = AIModelFactory(slug="busy"), AIModelFactory(slug="quiet")
     start = _this_month_start()
     usage_events_record(
@@ -72,6 +75,38 @@ def test_totals_per_model_for_the_current_month(buyer, api_client_for):
             "quota": None,
         },
     ]
+
+
+def test_quota_shows_the_plans_limits_and_what_the_period_used(buyer, api_client_for, creator):
+    from modelmarket.billing.models import PlanKind
+    from modelmarket.billing.tests.factories import make_plan, published_model
+
+    model = published_model(creator, name="Quota model")
+    plan = make_plan(
+        model, kind=PlanKind.FREE, name="Free", request_quota=100, token_quota=5000, quota_period="month"
+    )
+    now = timezone.now()
+    usage_events_record(
+        records=[usage_record(model, started_at=now, user_id=buyer.pk, event_id=str(n)) for n in range(3)]
+    )
+
+    item = api_client_for(buyer).get(URL).json()["items"][0]
+
+    assert item["quota"] == {
+        "plan": plan.public_id,
+        "period": "month",
+        "requests": {"limit": 100, "used": 3},
+        "tokens": {"limit": 5000, "used": 3 * (10 + 20)},
+    }
+
+
+def test_the_creators_own_model_has_no_quota(creator, api_client_for):
+    from modelmarket.billing.tests.factories import published_model
+
+    model = published_model(creator, name="Mine")
+    usage_events_record(records=[usage_record(model, started_at=timezone.now(), user_id=creator.pk)])
+
+    assert api_client_for(creator).get(URL).json()["items"][0]["quota"] is None
 
 
 def test_a_model_paid_in_two_currencies_has_one_item_per_currency(buyer, api_client_for):
