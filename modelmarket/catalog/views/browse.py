@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.cache import patch_vary_headers
 
+from modelmarket.billing.selectors.plans import plans_for_model_page
 from modelmarket.catalog.markdown import render_markdown
 from modelmarket.catalog.selectors.search import (
     SORT_LABELS,
@@ -117,6 +118,7 @@ def model_detail(request: HttpRequest, slug: str) -> TemplateResponse:
         "source_label": dict(Source.choices).get(page.model.source, page.model.source),
         "playground": _playground(page),
         "health": model_health_24h(page.model.pk),  # one query: the hourly rollup's last 24 hours
+        "pricing_plans": plans_for_model_page(model=page.model, viewer=request.user),
     }
     return _render(request, "catalog/browse/model.html", context)
 
