@@ -20,5 +20,6 @@ GATEWAY_APPS = (
     "modelmarket.catalog",
     "modelmarket.inference",
     "modelmarket.usage",
+    "modelmarket.billing",  # entitlements, plans and pay-as-you-go credit
 )
 INSTALLED_APPS = list(GATEWAY_APPS)

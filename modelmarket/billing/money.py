@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from modelmarket.core.exceptions import ValidationFailed
 
 # NUMERIC(38, 0) holds them; nothing real comes near.
 MAX_AMOUNT_MINOR = 10**38 - 1
+_EXACT = Context(prec=200, traps=[InvalidOperation])
 BPS = 10_000
 
 
@@ -75,8 +76,11 @@ def to_minor(amount: Decimal | str | int, decimals: int) -> int:
         raise ValidationFailed(f"{amount!r} is not an amount.", code="invalid_amount")
     if value < 0:
         raise ValidationFailed("Amounts cannot be negative.", code="negative_amount")
-    scaled = value.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
+    if value.adjusted() > 38:
+        raise ValidationFailed("The amount is too large.", code="amount_too_large")
+    # Exact arithmetic: the default context keeps 28 digits and would round "1.0000000000000000000000000001".
+    scaled = value.scaleb(decimals, context=_EXACT)
+    if scaled != scaled.to_integral_value(context=_EXACT):
         raise ValidationFailed(
             f"{amount} has more than {decimals} decimal places for this currency.", code="amount_precision"
         )

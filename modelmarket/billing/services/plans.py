@@ -70,7 +70,7 @@ def _rate(name: str, value: Any) -> Decimal:
         raise _bad(f"{name} is not a number.", "invalid_rate", field=name) from None
     if not rate.is_finite() or rate < 0:
         raise _bad(f"{name} cannot be negative.", "invalid_rate", field=name)
-    if rate >= MAX_RATE or rate != rate.quantize(Decimal("1e-12")):
+    if rate >= MAX_RATE or rate.as_tuple().exponent < -12:  # type: ignore[operator]
         raise _bad(f"{name} allows at most 12 decimal places of a minor unit.", "invalid_rate", field=name)
     return rate
 
