@@ -50,6 +50,12 @@ def entitlement_renewal(entitlement: Entitlement) -> Renewal:
         return Renewal("none")
     if (
         plan.kind == PlanKind.SUBSCRIPTION
+        and entitlement.cancel_at_period_end
+        and entitlement.status in RUNNING
+    ):
+        return Renewal("none")  # the buyer chose to stop renewing: "Resume" is the way back
+    if (
+        plan.kind == PlanKind.SUBSCRIPTION
         and entitlement.helio_subscription_id
         and entitlement.status in RUNNING
     ):

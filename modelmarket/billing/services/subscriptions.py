@@ -174,10 +174,9 @@ def _started(
         _event_link(event, payment)
     entitlement = _entitlement_for_event(subscription_id=subscription_id, found=found)
     if entitlement is None:
+        # A first payment parked for staff, or one that failed: nothing started here, and retrying won't help.
         if payment is not None and (payment.match in PARKED or payment.status == PaymentStatus.FAILED):
-            return (
-                payment  # parked for staff, or a failed first payment: nothing started, retrying won't help
-            )
+            return payment
         raise SubscriptionNotReady(details={"subscription": subscription_id, "event": STARTED})
     subscription_link(entitlement=entitlement, subscription_id=subscription_id, charge_url=charge_url)
     return payment

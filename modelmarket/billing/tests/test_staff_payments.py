@@ -97,6 +97,20 @@ def test_staff_see_parked_payments_first_with_their_raw_events_escaped(staff):
     assert 'name="csrfmiddlewaretoken"' in page
 
 
+def test_a_succeeded_payment_links_to_its_refund_page_when_refunds_exist(staff):
+    from django.urls import NoReverseMatch
+
+    paid = payment("tx_paid")
+    failed = payment("tx_failed", status=PaymentStatus.FAILED)
+    try:
+        refund_url = reverse("billing_refund_create", args=[paid.public_id])
+    except NoReverseMatch:
+        pytest.skip("the refunds page does not exist yet")
+    page = logged_in(staff).get(reverse("billing_staff_payments")).content.decode()
+    assert f'href="{refund_url}"' in page
+    assert reverse("billing_refund_create", args=[failed.public_id]) not in page
+
+
 def test_filters_by_status_and_match(staff):
     failed = payment("tx_failed", status=PaymentStatus.FAILED)
     mismatch = payment("tx_mismatch", match=PaymentMatch.MISMATCH, reason="Paid 9 USDC")

@@ -114,6 +114,7 @@ def test_cancel_at_period_end_and_resume_from_the_page(buyer, helio_subscription
     assert helio_subscription.status == EntitlementStatus.ACTIVE
     page = client.get(reverse("billing_subscriptions")).content.decode()
     assert "Ends at period end" in page
+    assert "Renew on Helio" not in page  # cancelled: no renewal offered until resumed
     assert reverse("billing_subscription_resume", args=[helio_subscription.public_id]) in page
 
     client.post(reverse("billing_subscription_resume", args=[helio_subscription.public_id]))
@@ -168,10 +169,10 @@ def test_api_cancel_and_resume(buyer, helio_subscription, api_client_for):
     client = api_client_for(buyer)
     response = client.post(f"/api/v1/subscriptions/{helio_subscription.public_id}/cancel")
     assert response.status_code == 200
-    assert response.json()["cancel_at_period_end"] is True
+    assert (response.json()["cancel_at_period_end"], response.json()["renewal"]) == (True, "none")
     response = client.post(f"/api/v1/subscriptions/{helio_subscription.public_id}/resume")
     assert response.status_code == 200
-    assert response.json()["cancel_at_period_end"] is False
+    assert (response.json()["cancel_at_period_end"], response.json()["renewal"]) == (False, "helio")
 
 
 def test_api_cancel_of_someone_elses_is_404_and_changes_nothing(helio_subscription, api_client_for):

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -46,6 +46,14 @@ def _event_view(event: WebhookEvent) -> dict[str, Any]:
     return {"event": event, "body": selectors.webhook_body_text(event.body)}
 
 
+def _refund_url(payment_id: str) -> str:
+    """The refund page of a payment (the refunds area's), when it exists."""
+    try:
+        return reverse("billing_refund_create", args=[payment_id])
+    except NoReverseMatch:
+        return ""
+
+
 def _money(amount_minor: int, currency: str | None) -> str:
     return format_money(amount_minor, currency) if currency else str(amount_minor)
 
@@ -67,6 +75,7 @@ def staff_payments(request: HttpRequest) -> TemplateResponse:
             "gross": _money(payment.gross_minor, payment.currency_id),
             "fee": _money(payment.fee_minor, payment.currency_id),
             "parked": payment.match in selectors.PARKED,
+            "refund_url": _refund_url(payment.public_id) if payment.status == PaymentStatus.SUCCEEDED else "",
             "events": [_event_view(event) for event in payment.webhook_events.all()],
         }
         for payment in page
