@@ -124,7 +124,10 @@ class ModelAnalyticsOut(UsageCountersOut):
     unique_buyers: int
     error_rate: float
     latency_ms: LatencyOut = Field(description="Of succeeded calls; p50/p95 within about 9%.")
-    revenue: None = Field(description="Arrives with billing; always null for now.")
+    revenue: list[MoneyOut] = Field(
+        description="The creator's earnings from this model in the range (after the platform fee, net of refunds), "
+        "per currency."
+    )
 
 
 class AnalyticsPointOut(UsageCountersOut):
@@ -134,7 +137,7 @@ class AnalyticsPointOut(UsageCountersOut):
 
 class AnalyticsTotalsOut(UsageCountersOut):
     error_rate: float
-    revenue: None
+    revenue: list[MoneyOut] = Field(description="Earnings of all the models in the range, per currency.")
 
 
 class CreatorAnalyticsOut(Schema):

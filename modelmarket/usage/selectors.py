@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from modelmarket.accounts.models import User
 from modelmarket.accounts.selectors import api_key_get
+from modelmarket.billing.selectors.creator_revenue import creator_revenue_by_model
 from modelmarket.catalog.models import AIModel
 from modelmarket.catalog.selectors.models import models_owned_by, models_visible_to
 from modelmarket.core.exceptions import BadRequest, NotFound
@@ -401,8 +402,9 @@ def creator_analytics(
     *, creator: User, since: date, until: date, model_slug: str | None = None
 ) -> CreatorAnalytics:
     """Traffic of the caller's own listings (not deleted) over whole days [since, until]: per model calls, unique
-    buyers, error rate and p50/p95 latency of succeeded calls (from the latency histogram, within about 9%), and a
-    daily series over all of them (or one, with `model_slug`). Five queries whatever the number of listings."""
+    buyers, error rate, p50/p95 latency of succeeded calls (from the latency histogram, within about 9%) and the
+    creator's earnings per currency (billing's ledger), and a daily series over all of them (or one, with
+    `model_slug`). Six queries whatever the number of listings."""
     listings = models_owned_by(creator=creator)
     if model_slug:
         listings = listings.filter(slug=model_slug)
@@ -415,6 +417,7 @@ def creator_analytics(
     per_model, daily = _usage_by_model_and_day(in_range)
     buyers = _unique_buyers(list(models), since, until)
     latency = _latency_percentiles(in_range)
+    revenue = creator_revenue_by_model(creator_id=creator.pk, model_ids=models, since=since, until=until)
     items: list[dict[str, Any]] = []
     for model_id, slug in models.items():
         sums = per_model.get(model_id) or _zero(MODEL_SUMS)
@@ -430,7 +433,7 @@ def creator_analytics(
                     "p50": p50,
                     "p95": p95,
                 },
-                "revenue": None,
+                "revenue": revenue.get(model_id, []),
             }
         )
     items.sort(key=lambda item: (-item["requests"], item["model"]))
@@ -448,5 +451,11 @@ def creator_analytics(
         day += timedelta(days=1)
     totals: dict[str, Any] = {name: sum(point[name] for point in series) for name in USAGE_SUMS}
     totals["error_rate"] = _error_rate(totals["errors"], totals["requests"])
-    totals["revenue"] = None
+    per_currency: dict[str, int] = defaultdict(int)
+    for amounts in revenue.values():
+        for amount in amounts:
+            per_currency[str(amount["currency"])] += int(amount["amount_minor"])  # type: ignore[call-overload]
+    totals["revenue"] = [
+        {"amount_minor": total, "currency": currency} for currency, total in sorted(per_currency.items())
+    ]
     return CreatorAnalytics(since=since, until=until, models=items, series=series, totals=totals)

@@ -20,13 +20,13 @@ from django.views.decorators.http import require_GET
 
 from modelmarket.accounts.models import User
 from modelmarket.accounts.selectors import api_key_list, user_is_creator
+from modelmarket.billing.money import format_money
+from modelmarket.core.exceptions import ApplicationError
 from modelmarket.usage import selectors
 from modelmarket.usage.health import creator_calls_per_day
 
 RANGE_DAYS = (7, 30, 90)
 DEFAULT_RANGE_DAYS = 30
-# Until the currency table of DESIGN.md exists: decimals of the currencies we price in.
-CURRENCY_DECIMALS = {"USD": 2, "EUR": 2, "USDC": 6, "SOL": 9, "ETH": 18, "BTC": 8}
 CHART_WIDTH = 600
 CHART_HEIGHT = 160
 CHART_GAP = 1
@@ -89,12 +89,11 @@ def day_label(day: date) -> str:
 
 
 def money(amount_minor: int, currency: str) -> str:
-    decimals = CURRENCY_DECIMALS.get(currency, 2)
-    return (
-        f"{amount_minor / 10**decimals:,.{decimals}f} {currency}"
-        if decimals
-        else f"{amount_minor:,} {currency}"
-    )
+    """Exact, in the currency's decimals (billing's money module): never through a float."""
+    try:
+        return format_money(amount_minor, currency)
+    except ApplicationError:  # a currency billing does not know (usage reported by a self-hosted model)
+        return f"{amount_minor} {currency} (minor units)"
 
 
 def _costs_text(costs: list[dict[str, Any]]) -> str:
@@ -224,7 +223,10 @@ def creator_analytics(request: HttpRequest) -> TemplateResponse:
             [(day_label(day), per_day.get(day, 0)) for day in day_list],
             title=f"Calls per day of {item['model']}, {day_label(since)} to {day_label(until)}",
         )
-        models.append({**item, "error_percent": item["error_rate"] * 100, "chart": chart})
+        revenue = " + ".join(money(**amount) for amount in item["revenue"] if amount["amount_minor"])
+        models.append(
+            {**item, "error_percent": item["error_rate"] * 100, "chart": chart, "revenue_text": revenue}
+        )
     context = {
         "days": days,
         "range_days": RANGE_DAYS,

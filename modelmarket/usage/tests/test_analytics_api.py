@@ -66,7 +66,7 @@ def test_per_model_calls_buyers_error_rate_and_latency(creator, api_client_for):
         "p50": bucket_value_ms(latency_bucket(100)),
         "p95": bucket_value_ms(latency_bucket(2000)),
     }
-    assert item["revenue"] is None
+    assert item["revenue"] == []  # nothing sold
     assert by_slug["unused"] == {
         "model": "unused",
         "requests": 0,
@@ -79,7 +79,7 @@ def test_per_model_calls_buyers_error_rate_and_latency(creator, api_client_for):
         "unique_buyers": 0,
         "error_rate": 0.0,
         "latency_ms": {"average": None, "p50": None, "p95": None},
-        "revenue": None,
+        "revenue": [],
     }
     assert [(point["day"], point["requests"], point["errors"]) for point in body["series"]] == [
         ("2026-06-01", 24, 2),
@@ -87,7 +87,36 @@ def test_per_model_calls_buyers_error_rate_and_latency(creator, api_client_for):
         ("2026-06-03", 0, 0),
     ]
     assert body["totals"]["requests"] == 25
-    assert body["totals"]["revenue"] is None
+    assert body["totals"]["revenue"] == []
+
+
+def test_revenue_is_the_creators_share_of_sales_net_of_refunds_per_currency(
+    creator, api_client_for, settings
+):
+    from modelmarket.billing.models import Payment, PaymentStatus
+    from modelmarket.billing.services.accounting import order_payment_book, refund_book
+    from modelmarket.billing.tests.factories import make_order, make_plan, published_model
+
+    settings.BILLING_PLATFORM_FEE_BPS = 1500
+    model = published_model(creator, name="Sold model")
+    order = make_order(make_plan(model, price_minor=10_000_000))
+    payment = Payment.objects.create(
+        gateway=order.gateway,
+        provider_payment_id="tx-1",
+        order=order,
+        status=PaymentStatus.SUCCEEDED,
+        currency_id="USDC",
+        gross_minor=10_000_000,
+        net_minor=10_000_000,
+    )
+    order_payment_book(order=order, payment=payment)
+    refund_book(payment=payment, amount_minor=1_000_000, reference="refund:test")
+
+    body = api_client_for(creator).get(URL).json()
+
+    earned = {"amount_minor": 8_500_000 - 850_000, "currency": "USDC"}
+    assert [item["revenue"] for item in body["models"] if item["model"] == model.slug] == [[earned]]
+    assert body["totals"]["revenue"] == [earned]
 
 
 def test_buyers_are_counted_once_over_the_range(creator, api_client_for):

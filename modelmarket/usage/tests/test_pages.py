@@ -65,7 +65,8 @@ def test_bar_chart_of_nothing_draws_no_bars():
 
 
 def test_money_uses_the_currency_decimals():
-    assert (money(1234, "USD"), money(1_500_000, "USDC")) == ("12.34 USD", "1.500000 USDC")
+    assert (money(1234, "USD"), money(1_500_000, "USDC")) == ("12.34 USD", "1.50 USDC")
+    assert money(1, "ETH") == "0.000000000000000001 ETH"  # exact: no float in between
 
 
 # --- Buyer: /account/usage/ ---------------------------------------------------------------------------------------
