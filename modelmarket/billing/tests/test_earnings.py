@@ -166,6 +166,17 @@ def test_earnings_page_shows_totals_models_and_payouts(client, creator, listing,
     assert "style=" not in html.split("<main", 1)[1]
 
 
+def test_earnings_page_form_preselects_a_currency_with_pending_earnings(client, creator, listing, buyer):
+    sell(make_plan(listing), buyer)
+    client.force_login(creator)
+
+    html = client.get(reverse("billing_earnings")).content.decode()
+
+    assert '<option value="USDC" selected>USDC on Solana (8.50 USDC pending)</option>' in html
+    assert '<option value="ETH">ETH on Ethereum</option>' in html
+    assert 'value="USD"' not in html  # not paid out on chain
+
+
 def test_earnings_page_is_for_creators_only(client, buyer):
     client.force_login(buyer)
     assert client.get(reverse("billing_earnings")).status_code == 404

@@ -107,11 +107,18 @@ def _context(result: PaymentAnalytics) -> dict[str, Any]:
             }
         )
     top_charts = [
-        money_chart(
-            [(model.model_name, model.revenue_minor) for model in models],
-            currency=code,
-            title=f"Top models by {code} revenue, {span}",
-        )
+        {
+            "currency": code,
+            "chart": money_chart(
+                [(model.model_name, model.revenue_minor) for model in models],
+                currency=code,
+                title=f"Top models by {code} revenue, {span}",
+            ),
+            "rows": [
+                {"name": model.model_name, "text": format_money(model.revenue_minor, code)}
+                for model in models
+            ],
+        }
         for code, models in sorted(result.top_models.items())
     ]
     models = [

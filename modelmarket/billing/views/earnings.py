@@ -77,12 +77,21 @@ class PayoutRequestForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "mono"}),
     )
 
-    def __init__(self, *args: Any, currencies: list[Currency], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, currencies: list[Currency], pending: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        """`pending`: the formatted pending amount per currency code, shown in the choices."""
         super().__init__(*args, **kwargs)
         field = self.fields["currency"]
         assert isinstance(field, forms.ChoiceField)
+        pending = pending or {}
         field.choices = [
-            (currency.code, f"{currency.code} ({currency.get_chain_display()})") for currency in currencies
+            (
+                currency.code,
+                f"{currency.code} on {currency.get_chain_display()}"
+                + (f" ({pending[currency.code]} pending)" if currency.code in pending else ""),
+            )
+            for currency in currencies
         ]
 
 
@@ -109,12 +118,20 @@ def _formatted(item: Any) -> dict[str, Any]:
 
 
 def _earnings_page(
-    request: HttpRequest, creator: User, form: PayoutRequestForm, status: int = 200
+    request: HttpRequest, creator: User, form: PayoutRequestForm | None = None, status: int = 200
 ) -> TemplateResponse:
+    """The page; with `form` None, a fresh payout form preselecting the first currency with pending earnings."""
     summary = selectors.creator_earnings_summary(creator=creator)
+    currencies = [_formatted(item) for item in summary.currencies]
+    if form is None:
+        pending = {item["currency"]: item["pending_text"] for item in currencies if item["pending_minor"]}
+        first = next((item["currency"] for item in currencies if item["pending_minor"]), None)
+        form = PayoutRequestForm(
+            currencies=_payable_currencies(), pending=pending, initial={"currency": first} if first else None
+        )
     page = Paginator(selectors.payout_list(actor=creator), PAYOUTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
-        "currencies": [_formatted(item) for item in summary.currencies],
+        "currencies": currencies,
         "models": [_formatted(item) for item in summary.models],
         "payouts": page,
         "payout_rows": [_payout_row(payout) for payout in page],
@@ -131,8 +148,7 @@ def _payout_row(payout: Payout) -> dict[str, Any]:
 @login_required
 @require_GET
 def earnings(request: HttpRequest) -> TemplateResponse:
-    creator = _creator(request)
-    return _earnings_page(request, creator, PayoutRequestForm(currencies=_payable_currencies()))
+    return _earnings_page(request, _creator(request))
 
 
 def _amount_minor(form: PayoutRequestForm) -> int:
