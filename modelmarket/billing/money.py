@@ -92,7 +92,7 @@ def to_minor(amount: Decimal | str | int, decimals: int) -> int:
 
 def from_minor(amount_minor: int, decimals: int) -> Decimal:
     """Minor units as an exact Decimal of whole units."""
-    return Decimal(amount_minor).scaleb(-decimals)
+    return Decimal(amount_minor).scaleb(-decimals, context=_EXACT)
 
 
 def round_minor(amount: Decimal) -> int:

@@ -62,14 +62,20 @@ from modelmarket.billing.selectors.subscriptions import (
 )
 from modelmarket.billing.services import accounting, entitlements, invoices
 from modelmarket.billing.services.plans import plan_snapshot
+from modelmarket.billing.services.webhooks import (
+    ENDED,
+    PENDING_PAYMENT,
+    RENEWED,
+    STARTED,
+    SUBSCRIPTION_EVENTS,
+    event_name_normalize,
+)
 from modelmarket.core.exceptions import BadRequest, Conflict
 from modelmarket.notifications.models import NotificationKind
 from modelmarket.notifications.services import notification_send
 
 logger = logging.getLogger(__name__)
 
-STARTED, RENEWED, ENDED, PENDING_PAYMENT = "STARTED", "RENEWED", "ENDED", "PENDING_PAYMENT"
-SUBSCRIPTION_EVENTS = frozenset({STARTED, RENEWED, ENDED, PENDING_PAYMENT})
 RUNNING = (EntitlementStatus.ACTIVE, EntitlementStatus.GRACE)
 PARKED = (PaymentMatch.UNMATCHED, PaymentMatch.MISMATCH)
 HELIO_ACTIVE, HELIO_EXPIRED = "ACTIVE", "EXPIRED"
@@ -97,8 +103,9 @@ class SubscriptionEventInvalid(BadRequest):
 
 
 def subscription_event_kind(name: str) -> str | None:
-    """STARTED, RENEWED, ENDED or PENDING_PAYMENT for either documented spelling; None for anything else."""
-    kind = str(name or "").strip().upper().removeprefix("SUBSCRIPTION_")
+    """The canonical subscription event (the webhook module's one mapping of both documented spellings): STARTED,
+    RENEWED, ENDED or SUBSCRIPTION_PENDING_PAYMENT; None for anything else."""
+    kind = event_name_normalize(name)
     return kind if kind in SUBSCRIPTION_EVENTS else None
 
 

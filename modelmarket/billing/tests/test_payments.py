@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from modelmarket.accounts.tests.factories import make_user
 from modelmarket.billing.gateways.helio.client import transaction_from_payload
 from modelmarket.billing.models import (
     AccountKind,
@@ -29,11 +28,6 @@ from modelmarket.billing.models import (
     WebhookEvent,
     WebhookStatus,
 )
-from modelmarket.billing.selectors.payments import (
-    payment_get_for_staff,
-    payments_for_staff,
-    webhook_events_for_staff,
-)
 from modelmarket.billing.services.payments import (
     helio_gross_base_units,
     order_page_path,
@@ -50,7 +44,6 @@ from modelmarket.billing.tests.test_webhooks_support import (
     ledger_total,
     with_status,
 )
-from modelmarket.core.exceptions import NotFound, ValidationFailed
 from modelmarket.notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
@@ -427,50 +420,3 @@ def test_helio_statuses_map_to_ours():
     assert payment_status_from_helio("FAILED") == PaymentStatus.FAILED
     assert payment_status_from_helio("PENDING") == PaymentStatus.PENDING
     assert payment_status_from_helio("SOMETHING_NEW") == PaymentStatus.PENDING
-
-
-# --- Staff selectors ----------------------------------------------------------------------------------------------
-def test_staff_list_payments_by_status_and_match(helio, moderator):
-    paid, parked = make_order(gateway=PaymentGateway.HELIO), make_order(gateway=PaymentGateway.HELIO)
-    good = record(helio.pay(paid))
-    bad = record(helio.pay(parked, amount=1))
-
-    assert list(payments_for_staff(actor=moderator)) == [bad, good]
-    assert list(payments_for_staff(actor=moderator, match="mismatch")) == [bad]
-    assert list(payments_for_staff(actor=moderator, status="succeeded", match="matched")) == [good]
-    assert list(payments_for_staff(actor=moderator, status="failed")) == []
-    with pytest.raises(ValidationFailed) as error:
-        payments_for_staff(actor=moderator, status="bogus")
-    assert error.value.code == "invalid_status"
-
-
-def test_staff_see_one_payment_with_its_webhook_events(helio, order, admin_user):
-    payload = helio.pay(order)
-    deliver(helio, with_status(payload, "PENDING"))
-    deliver(helio, payload)
-    payment = Payment.objects.get()
-
-    found = payment_get_for_staff(actor=admin_user, public_id=payment.public_id)
-
-    assert found == payment
-    assert [event.dedupe_key for event in found.webhook_events.all()] == [
-        f"{payment.provider_payment_id}:CREATED:PENDING",
-        f"{payment.provider_payment_id}:CREATED",
-    ]
-    with pytest.raises(NotFound):
-        payment_get_for_staff(actor=admin_user, public_id="pay_missing")
-    assert list(webhook_events_for_staff(actor=admin_user, status="processed")) == list(
-        WebhookEvent.objects.order_by("-received_at", "-pk")
-    )
-
-
-def test_people_who_are_not_staff_see_no_payments(helio, order, buyer, creator):
-    payment = record(helio.pay(order))
-
-    for actor in (buyer, creator, order.buyer, make_user("buyer", is_active=True)):
-        with pytest.raises(NotFound):
-            payments_for_staff(actor=actor)
-        with pytest.raises(NotFound):
-            payment_get_for_staff(actor=actor, public_id=payment.public_id)
-        with pytest.raises(NotFound):
-            webhook_events_for_staff(actor=actor)

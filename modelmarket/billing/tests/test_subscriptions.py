@@ -88,7 +88,8 @@ def test_event_kind_accepts_both_spellings():
         "STARTED",
         "RENEWED",
     ]
-    assert subscription_event_kind("SUBSCRIPTION_PENDING_PAYMENT") == "PENDING_PAYMENT"
+    assert subscription_event_kind("SUBSCRIPTION_PENDING_PAYMENT") == "SUBSCRIPTION_PENDING_PAYMENT"
+    assert subscription_event_kind("PENDING_PAYMENT") == "SUBSCRIPTION_PENDING_PAYMENT"
     assert subscription_event_kind("ENDED") == "ENDED"
     assert subscription_event_kind("CREATED") is None
     assert subscription_event_kind("") is None

@@ -174,7 +174,7 @@ def _send_concurrently(deliveries: list[Delivery], threads: int) -> list[tuple[D
 
 def test_a_thousand_concurrent_deliveries_pay_each_order_once_and_balance_the_ledger(settings):
     helio_settings(settings)
-    settings.API_ANONYMOUS_REQUESTS_PER_MINUTE = 1_000_000  # one client address sends all of them
+    settings.API_WEBHOOK_REQUESTS_PER_MINUTE = 1_000_000  # one client address sends all of them
     webhooks.webhook_tokens_cache_clear()
     rng = random.Random(13)
     helio = HelioWorld()
