@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any, cast
 
 import orjson
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import CompositePrimaryKey, Field, Model
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -130,21 +130,57 @@ def _by_event_key(records: Iterable[UsageRecord]) -> dict[EventKey, UsageRecord]
     return events
 
 
-def _existing(model: type[Model], ids: set[int]) -> set[int]:
-    ids.discard(0)
-    if not ids:
-        return set()
-    return set(model._default_manager.filter(pk__in=ids).values_list("pk", flat=True))
+# Up to this many ids the references are checked in one raw statement; past it (a batch from very many callers), by
+# the ORM, whose IN lists are split to fit any database's parameter limit.
+MAX_REFERENCE_IDS = 500
+
+
+def _existing_references(
+    wanted: list[tuple[type[Model], set[int]]],
+) -> list[dict[int, int | None]]:
+    """For each (model, ids): the ids that exist, each with the row's model_id (versions) or None. One statement,
+    a UNION ALL of one SELECT per table: a batch's flush pays one round trip and no ORM compilation for this."""
+    for _, ids in wanted:
+        ids.discard(0)
+    if sum(len(ids) for _, ids in wanted) > MAX_REFERENCE_IDS:
+        return [
+            dict.fromkeys(model._default_manager.filter(pk__in=ids).values_list("pk", flat=True))
+            if model is not ModelVersion
+            else dict(ModelVersion.objects.filter(pk__in=ids).values_list("pk", "model_id"))
+            for model, ids in wanted
+        ]
+    quote = connection.ops.quote_name
+    selects, params = [], []
+    for index, (model, ids) in enumerate(wanted):
+        if not ids:
+            continue
+        owner = quote(_column(ModelVersion, "model")) if model is ModelVersion else "CAST(NULL AS BIGINT)"
+        pk, table = quote(str(cast("Field[Any, Any]", model._meta.pk).column)), quote(model._meta.db_table)
+        selects.append(
+            f"SELECT {index}, {pk}, {owner} FROM {table} "  # noqa: S608 - our names
+            f"WHERE {pk} IN ({', '.join(['%s'] * len(ids))})"
+        )
+        params.extend(sorted(ids))
+    found: list[dict[int, int | None]] = [{} for _ in wanted]
+    if selects:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects), params)
+            for index, pk, owner in cursor.fetchall():
+                found[int(index)][int(pk)] = None if owner is None else int(owner)
+    return found
 
 
 def _with_known_references(events: dict[EventKey, UsageRecord]) -> dict[EventKey, UsageRecord]:
     """Drop records of unknown models; forget users, keys and versions deleted since the call."""
     records = events.values()
-    models = _existing(AIModel, {r.model_id for r in records})
-    users = _existing(User, {r.user_id for r in records if r.user_id})
-    keys = _existing(ApiKey, {r.api_key_id for r in records if r.api_key_id})
-    version_ids = {r.version_id for r in records if r.version_id}
-    versions = dict(ModelVersion.objects.filter(pk__in=version_ids).values_list("pk", "model_id"))
+    models, users, keys, versions = _existing_references(
+        [
+            (AIModel, {r.model_id for r in records}),
+            (User, {r.user_id for r in records if r.user_id}),
+            (ApiKey, {r.api_key_id for r in records if r.api_key_id}),
+            (ModelVersion, {r.version_id for r in records if r.version_id}),
+        ]
+    )
     known = {}
     for key, record in events.items():
         if record.model_id not in models:
@@ -270,17 +306,22 @@ def _row_sources(
     beat `json_to_recordset` and `unnest` of array literals, measured). SQLite: multi-row `VALUES`, within
     its parameter limit."""
     if connection.vendor == "postgresql":
-        fields = {field.column: field for field in model._meta.concrete_fields}
-        values = ", ".join(
-            f"(row->>{index})::{fields[column].db_type(connection)}" for index, column in enumerate(columns)
-        )
-        yield (
-            f"SELECT {values} FROM jsonb_array_elements(%s::jsonb) AS row",  # noqa: S608 - our column types
-            [orjson.dumps(rows).decode()],
-        )
+        yield _jsonb_rows_sql(model, tuple(columns), connection.alias), [orjson.dumps(rows).decode()]
         return
     for chunk in _chunks(rows, len(columns)):
         yield "VALUES " + _values_sql(len(chunk), len(columns)), [value for row in chunk for value in row]
+
+
+@cache
+def _jsonb_rows_sql(model: type[Model], columns: tuple[str, ...], alias: str) -> str:
+    """`SELECT` of the columns, typed, from a JSON array of rows (PostgreSQL); the same for every batch, so built once
+    (asking each field its database type costs more than the rest of a small batch's statement)."""
+    database = connections[alias]
+    fields = {field.column: field for field in model._meta.concrete_fields}
+    values = ", ".join(
+        f"(row->>{index})::{fields[column].db_type(database)}" for index, column in enumerate(columns)
+    )
+    return f"SELECT {values} FROM jsonb_array_elements(%s::jsonb) AS row"  # noqa: S608 - our column types
 
 
 def _call_counts_add(cursor: Any, records: list[UsageRecord]) -> None:

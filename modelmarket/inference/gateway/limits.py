@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -80,10 +81,14 @@ class Admission:
 
 def period_bounds(period: QuotaPeriod, now: float) -> tuple[int, int]:
     """(start, end) of the UTC day or calendar month containing `now`, as Unix seconds."""
-    moment = datetime.fromtimestamp(now, UTC)
+    return _period_bounds(period, int(now // 86400))  # Unix time has 86400 s in every UTC day
+
+
+@functools.lru_cache(maxsize=16)
+def _period_bounds(period: QuotaPeriod, day: int) -> tuple[int, int]:
     if period == "day":
-        start = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
-        return int(start.timestamp()), int(start.timestamp()) + 86400
+        return day * 86400, (day + 1) * 86400
+    moment = datetime.fromtimestamp(day * 86400, UTC)
     start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
     days = calendar.monthrange(moment.year, moment.month)[1]
     return int(start.timestamp()), int(start.timestamp()) + days * 86400
