@@ -104,7 +104,9 @@ def split_fee(amount_minor: int, fee_bps: int) -> tuple[int, int]:
     """(creator share, platform fee) of an amount; the fee is rounded half up and the two always add up."""
     if not 0 <= fee_bps <= BPS:
         raise ValueError("fee_bps must be between 0 and 10000")
-    fee = round_minor(Decimal(amount_minor) * fee_bps / BPS)
+    if amount_minor < 0:
+        raise ValueError("split_fee splits amounts of zero or more")
+    fee = (2 * amount_minor * fee_bps + BPS) // (2 * BPS)  # half up, in integers: exact at any size
     return amount_minor - fee, fee
 
 

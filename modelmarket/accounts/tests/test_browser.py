@@ -3,61 +3,30 @@ to the dark theme. Uses Debian's /usr/bin/chromium (never `playwright install`).
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from modelmarket.accounts.models import ApiKey, User
 from modelmarket.accounts.selectors import api_key_sha256
+from modelmarket.core.tests import browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EMAIL = "grace@example.com"
 PASSWORD = "a-long-and-unusual-passphrase-42"
-SCREENSHOT_DIR = Path(os.environ.get("BROWSER_SCREENSHOT_DIR", "test-results"))
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: apt-get install chromium"
-    ),
-]
+pytestmark = browser.BROWSER_TEST_MARKS
 
 
 @pytest.fixture
-def page(live_server, monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def page(live_server, monkeypatch, request):
     # Playwright's sync API runs an event loop in this thread; Django's ORM calls here are still synchronous.
     # monkeypatch restores the environment afterwards, so later tests (and their subprocesses) do not inherit it.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, color_scheme="light")
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-@pytest.fixture(autouse=True)
-def _screenshot_on_failure(request, page):
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:  # the call phase has been reported by now
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT_DIR / f"{request.node.name}.png"), full_page=True)
+    with (
+        browser.chromium_context(live_server.url) as context,
+        browser.screenshot_on_failure(context.new_page(), request) as page,
+    ):
+        yield page
 
 
 def test_a_new_person_signs_up_verifies_logs_in_creates_a_key_and_keeps_the_dark_theme(page, mailoutbox):

@@ -158,13 +158,16 @@ def _move(account: LedgerAccount, amount_minor: int, release_held: int) -> Balan
         rows = rows.filter(balance_minor__gte=F("held_minor") - release_held - amount_minor)
     if connection.vendor == "sqlite" and amount_minor > 0:
         rows = rows.filter(balance_minor__lte=SQLITE_MAX_BALANCE - amount_minor)
+    elif connection.vendor == "sqlite" and amount_minor < 0:
+        # Accounts that go negative (payment clearing) are bounded too: SQLite would switch to floating point.
+        rows = rows.filter(balance_minor__gte=-SQLITE_MAX_BALANCE - amount_minor)
     updated = rows.update(
         balance_minor=F("balance_minor") + amount_minor,
         held_minor=F("held_minor") - release_held,
         version=F("version") + 1,
     )
     if updated != 1:
-        if amount_minor > 0 and connection.vendor == "sqlite":
+        if connection.vendor == "sqlite" and not _fits_sqlite(account, amount_minor):
             raise InsufficientFunds(
                 "The balance would exceed what this database can store.", code="amount_too_large"
             )
@@ -178,6 +181,11 @@ def _move(account: LedgerAccount, amount_minor: int, release_held: int) -> Balan
         balance_minor=int(balance_minor),
         version=version,
     )
+
+
+def _fits_sqlite(account: LedgerAccount, amount_minor: int) -> bool:
+    balance = LedgerAccount.objects.values_list("balance_minor", flat=True).get(pk=account.pk)
+    return abs(int(balance) + amount_minor) <= SQLITE_MAX_BALANCE
 
 
 def _notify(changes: list[BalanceChange]) -> None:

@@ -444,12 +444,6 @@ def test_ledger_conserves_money_and_never_overdraws_under_random_operations():
 @pytest.mark.skipif(
     ON_POSTGRES, reason="SQLite only: PostgreSQL's NUMERIC(38, 0) holds these balances exactly"
 )
-@pytest.mark.xfail(
-    strict=False,
-    reason="ledger._move guards SQLite's 64-bit integers only for credits (balance <= 2**63 - 1 - amount); an "
-    "account that grows negative — payment clearing, which every payment debits — passes -2**63 and SQLite turns "
-    "it into a float (about 9.2 ETH received in all, in wei)",
-)
 @pytest.mark.django_db
 def test_sqlite_refuses_a_balance_below_minus_two_to_the_63():
     # Three wallets of 2**62 wei each: each fits, the clearing account's total (-3 * 2**62) does not.

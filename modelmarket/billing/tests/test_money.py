@@ -92,12 +92,6 @@ def test_to_minor_is_exact_beyond_28_digits():
     assert raised.value.code == "amount_precision"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="from_minor (and so format_amount) and split_fee compute in Decimal's default 28-digit context, so "
-    "amounts of 29 to 38 digits (which NUMERIC(38, 0) and MAX_AMOUNT_MINOR allow) are rounded; a fix to "
-    "from_minor is under way; split_fee's fee needs integer arithmetic",
-)
 @pytest.mark.parametrize(
     "check",
     [
@@ -207,7 +201,7 @@ def test_split_fee_always_adds_up(amount_minor, fee_bps):
 
 @given(st.integers(min_value=0, max_value=10**24), st.integers(min_value=0, max_value=10_000))
 def test_split_fee_rounds_the_fee_half_up_exactly(amount_minor, fee_bps):
-    """Exact for any amount up to 10**24 minor units (a million ETH in wei); see the 28-digit xfail above."""
+    """Exact for any amount (integer arithmetic)."""
     _, fee = split_fee(amount_minor, fee_bps)
     assert fee == (2 * amount_minor * fee_bps + 10_000) // 20_000
 

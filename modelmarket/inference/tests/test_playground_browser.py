@@ -1,69 +1,19 @@
 """The playground on a model page, in a real headless Chromium against the whole ASGI application (Django pages and
-the Starlette gateway, as `config.asgi:application` serves them in production). Uses Debian's /usr/bin/chromium.
-
-pytest-django's `live_server` is a WSGI server: it would serve the page but not the gateway. So the fixture below
-runs granian's embedded server in a thread of this process. In-process (not a `granian` subprocess) on purpose: the
-test database (SQLite in memory by default), the local-memory cache and the in-memory file storage holding the demo
-ONNX files are all visible to it, so the test runs with and without PostgreSQL and Redis."""
+the Starlette gateway); the harness is `modelmarket/core/tests/browser.py`."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from modelmarket.accounts.tests.factories import make_user
 from modelmarket.catalog.demo.loader import demo_catalog_load
+from modelmarket.core.tests import browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOT_DIR = Path(os.environ.get("BROWSER_SCREENSHOT_DIR", "test-results"))
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: apt-get install chromium"
-    ),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, thread: threading.Thread, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the ASGI server thread stopped while starting")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the ASGI server did not listen on port {port} within {seconds} s")
+pytestmark = browser.BROWSER_TEST_MARKS
 
 
 @pytest.fixture
@@ -74,89 +24,31 @@ def demo_catalog(transactional_db: Any) -> None:
 @pytest.fixture
 def buyer_session(transactional_db: Any) -> str:
     """A logged-in buyer's session key."""
-    client = Client()
-    client.force_login(make_user("buyer"))
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    return browser.session_key_for(make_user("buyer"))
 
 
 @pytest.fixture
 def asgi_server(demo_catalog: None, buyer_session: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """`config.asgi:application` (static files added, as `live_server` adds them) on a free port; its URL.
-
-    Every test write happens before it starts (hence the fixtures it depends on): SQLite's shared in-memory test
-    database locks whole tables, so a write from this thread while the gateway polls its cache generation would
-    fail with "database table is locked" instead of waiting."""
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-    from granian.constants import Interfaces
-    from granian.server.embed import Server
-
-    from config.asgi import application
-
-    # Playwright's sync API runs an event loop in the test thread; Django's ORM calls there are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    port = _free_port()
-    server = Server(
-        ASGIStaticFilesHandler(application),  # type: ignore[arg-type]  # any ASGI app works
-        address="127.0.0.1",
-        port=port,
-        interface=Interfaces.ASGI,
-        log_enabled=False,
-    )
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
-    thread.start()
-    try:
-        _wait_for_port(port, thread)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loop.call_soon_threadsafe(server.stop)
-        thread.join(timeout=15)
-        if not thread.is_alive():
-            loop.close()
-        _close_server_connections()
-
-
-def _close_server_connections() -> None:
-    """The gateway's worker threads keep their database connections; on PostgreSQL they would block dropping the
-    test database, so end them (SQLite's in-memory database has nothing to end)."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    """The application, served once every test write is done (hence the fixtures it depends on)."""
+    with browser.asgi_server(monkeypatch) as url:
+        yield url
 
 
 @pytest.fixture
 def browser_context(asgi_server: str) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=asgi_server, color_scheme="light")
-        context.set_default_timeout(15_000)
+    with browser.chromium_context(asgi_server) as context:
         yield context
-        context.close()
-        browser.close()
 
 
 @pytest.fixture
 def page(browser_context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    page = browser_context.new_page()
-    failed_before = request.session.testsfailed
-    yield page
-    if request.session.testsfailed > failed_before:
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT_DIR / f"{request.node.name}.png"), full_page=True)
+    with browser.screenshot_on_failure(browser_context.new_page(), request) as page:
+        yield page
 
 
 @pytest.fixture
 def logged_in(browser_context: Any, asgi_server: str, buyer_session: str) -> None:
-    """The browser holds the buyer's session cookie."""
-    browser_context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": buyer_session, "url": asgi_server}]
-    )
+    browser.log_in(browser_context, asgi_server, buyer_session)
 
 
 def test_a_logged_in_person_runs_the_iris_model_from_its_page(page, logged_in):
