@@ -12,8 +12,15 @@ from django.utils import timezone
 from modelmarket.accounts.tests.factories import make_user
 from modelmarket.billing.models import Order, OrderStatus
 from modelmarket.billing.selectors.analytics import payment_analytics
-from modelmarket.billing.tests.factories import make_order, make_plan, published_model
-from modelmarket.billing.tests.test_earnings_support import charge_usage, refund, sell, top_up
+from modelmarket.billing.tests.factories import (
+    charge_usage,
+    make_order,
+    make_plan,
+    published_model,
+    refund,
+    sell,
+    top_up,
+)
 from modelmarket.core.exceptions import BadRequest, NotFound
 
 pytestmark = pytest.mark.django_db

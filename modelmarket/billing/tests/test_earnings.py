@@ -11,16 +11,8 @@ from modelmarket.accounts.tests.factories import make_user
 from modelmarket.billing.models import LedgerTransaction, Payout, PayoutStatus, PlanKind
 from modelmarket.billing.selectors.earnings import creator_earnings_summary
 from modelmarket.billing.services.payouts import payout_cancel, payout_record_paid, payout_request
-from modelmarket.billing.tests.factories import make_plan, published_model
-from modelmarket.billing.tests.test_earnings_support import (
-    EVM_ADDRESS,
-    SOLANA_ADDRESS,
-    SOLANA_SIGNATURE,
-    charge_usage,
-    refund,
-    sell,
-    top_up,
-)
+from modelmarket.billing.tests.factories import charge_usage, make_plan, published_model, refund, sell, top_up
+from modelmarket.billing.tests.test_earnings_support import EVM_ADDRESS, SOLANA_ADDRESS, SOLANA_SIGNATURE
 
 pytestmark = pytest.mark.django_db
 

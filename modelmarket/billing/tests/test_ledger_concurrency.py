@@ -11,13 +11,11 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
-from django.utils import timezone
 
 from modelmarket.accounts.tests.factories import make_user
 from modelmarket.billing.models import (
@@ -26,19 +24,13 @@ from modelmarket.billing.models import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
-    Order,
-    OrderKind,
-    OrderStatus,
-    Payment,
-    PaymentGateway,
-    PaymentStatus,
     TransactionKind,
 )
 from modelmarket.billing.money import split_fee
 from modelmarket.billing.services import accounting, ledger
 from modelmarket.billing.services.accounting import UsageCharge, platform_fee_bps
 from modelmarket.billing.services.ledger import InsufficientFunds
-from modelmarket.billing.tests.factories import published_model
+from modelmarket.billing.tests.factories import published_model, top_up
 
 pytestmark = [
     pytest.mark.skipif(
@@ -52,30 +44,6 @@ pytestmark = [
 CHARGES_COVERED = 6  # N: the wallet holds exactly this many charges
 CALLERS = 4 * CHARGES_COVERED  # 4 x N concurrent debits, each on its own connection
 COST_MINOR = 2**63 + 12_345  # ETH in wei, beyond 64 bits: PostgreSQL's NUMERIC keeps it exact
-
-
-def _top_up(buyer: Any, *, currency: str, amount_minor: int) -> None:
-    with transaction.atomic():
-        order = Order.objects.create(
-            buyer=buyer,
-            kind=OrderKind.TOP_UP,
-            currency_id=currency,
-            amount_minor=amount_minor,
-            status=OrderStatus.PAID,
-            gateway=PaymentGateway.SANDBOX,
-            expires_at=timezone.now() + timedelta(hours=1),
-            paid_at=timezone.now(),
-        )
-        payment = Payment.objects.create(
-            gateway=PaymentGateway.SANDBOX,
-            provider_payment_id=f"top-up-{order.public_id}",
-            order=order,
-            status=PaymentStatus.SUCCEEDED,
-            currency_id=currency,
-            gross_minor=amount_minor,
-            net_minor=amount_minor,
-        )
-        accounting.order_payment_book(order=order, payment=payment)
 
 
 def _run_at_once(count: int, work: Callable[[int], Any], wallet_id: int) -> tuple[list[Any], list[int]]:
@@ -130,7 +98,7 @@ def _entries_sum_to_zero() -> None:
 def test_concurrent_debits_never_overdraw_a_wallet():
     buyer = make_user("buyer")
     model = published_model()
-    _top_up(buyer, currency="ETH", amount_minor=CHARGES_COVERED * COST_MINOR)
+    top_up(buyer, currency="ETH", amount_minor=CHARGES_COVERED * COST_MINOR)
     wallet = ledger.buyer_wallet(user_id=buyer.pk, currency="ETH")
     charge = UsageCharge(
         buyer_id=buyer.pk,
@@ -165,7 +133,7 @@ def test_concurrent_debits_never_overdraw_a_wallet():
 
 def test_concurrent_credit_holds_never_exceed_the_balance():
     buyer = make_user("buyer")
-    _top_up(buyer, currency="ETH", amount_minor=CHARGES_COVERED * COST_MINOR)
+    top_up(buyer, currency="ETH", amount_minor=CHARGES_COVERED * COST_MINOR)
     wallet = ledger.buyer_wallet(user_id=buyer.pk, currency="ETH")
 
     def hold(index: int) -> bool:
@@ -190,7 +158,7 @@ def test_concurrent_charges_settling_holds_and_new_holds_never_overdraw():
     more at the same time: no reservation is granted beyond what the settling charges leave."""
     buyer = make_user("buyer")
     model = published_model()
-    _top_up(buyer, currency="ETH", amount_minor=CHARGES_COVERED * COST_MINOR)
+    top_up(buyer, currency="ETH", amount_minor=CHARGES_COVERED * COST_MINOR)
     wallet = ledger.buyer_wallet(user_id=buyer.pk, currency="ETH")
     for _ in range(CHARGES_COVERED):
         assert ledger.credit_hold(account_id=wallet.pk, amount_minor=COST_MINOR)

@@ -47,8 +47,7 @@ from modelmarket.billing.services import accounting, ledger
 from modelmarket.billing.services.accounting import UsageCharge, platform_fee_bps
 from modelmarket.billing.services.ledger import InsufficientFunds
 from modelmarket.billing.services.payouts import payout_cancel, payout_record_paid, payout_request
-from modelmarket.billing.tests.factories import make_plan, published_model
-from modelmarket.billing.tests.test_earnings_support import top_up
+from modelmarket.billing.tests.factories import make_plan, published_model, top_up
 from modelmarket.core.exceptions import Conflict
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")

@@ -20,12 +20,11 @@ from modelmarket.billing.models import (
 from modelmarket.billing.selectors.earnings import creator_earnings_summary
 from modelmarket.billing.services.ledger import InsufficientFunds
 from modelmarket.billing.services.payouts import payout_cancel, payout_record_paid, payout_request
-from modelmarket.billing.tests.factories import make_plan, published_model
+from modelmarket.billing.tests.factories import make_plan, published_model, sell
 from modelmarket.billing.tests.test_earnings_support import (
     EVM_ADDRESS,
     SOLANA_ADDRESS,
     SOLANA_SIGNATURE,
-    sell,
     solana_signature,
 )
 from modelmarket.core.exceptions import BadRequest, Conflict, NotFound, PermissionDenied, ValidationFailed

@@ -23,8 +23,8 @@ from modelmarket.billing.models import (
 )
 from modelmarket.billing.services.ledger import InsufficientFunds
 from modelmarket.billing.services.payouts import payout_record_paid, payout_request
-from modelmarket.billing.tests.factories import make_plan, published_model
-from modelmarket.billing.tests.test_earnings_support import SOLANA_ADDRESS, sell, solana_signature
+from modelmarket.billing.tests.factories import make_plan, published_model, sell
+from modelmarket.billing.tests.test_earnings_support import SOLANA_ADDRESS, solana_signature
 from modelmarket.core.exceptions import Conflict
 from modelmarket.notifications.models import Notification
 

@@ -11,12 +11,10 @@ from django.utils import timezone
 from modelmarket.accounts.models import User
 from modelmarket.accounts.tests.factories import make_user
 from modelmarket.billing.models import (
-    AccountKind,
     Entitlement,
     EntitlementStatus,
     Plan,
     PlanKind,
-    TransactionKind,
 )
 from modelmarket.billing.selectors.plans import (
     plan_get_for_editing,
@@ -27,30 +25,14 @@ from modelmarket.billing.selectors.plans import (
     rate_text,
 )
 from modelmarket.billing.services.ledger import (
-    Posting,
     buyer_wallet,
     credit_hold,
-    ledger_transaction_post,
-    platform_account,
 )
 from modelmarket.billing.services.plans import plan_archive
-from modelmarket.billing.tests.factories import make_plan, published_model
+from modelmarket.billing.tests.factories import make_plan, published_model, top_up
 from modelmarket.core.exceptions import NotFound
 
 pytestmark = pytest.mark.django_db
-
-
-def top_up(user: User, amount_minor: int, currency: str = "USDC", reference: str = "test-top-up") -> None:
-    """Credit straight through the ledger (the checkout's own tests go through orders)."""
-    ledger_transaction_post(
-        kind=TransactionKind.TOP_UP,
-        currency=currency,
-        reference=reference,
-        postings=[
-            Posting(platform_account(AccountKind.PAYMENT_CLEARING, currency), -amount_minor),
-            Posting(buyer_wallet(user_id=user.pk, currency=currency), amount_minor),
-        ],
-    )
 
 
 def entitle(buyer: User, plan: Plan, **fields: object) -> Entitlement:
@@ -162,7 +144,7 @@ def test_pay_as_you_go_card_shows_the_viewers_available_credit(creator, buyer):
     model = published_model(creator)
     make_plan(model, name="Metered", kind=PlanKind.PAY_AS_YOU_GO, price_per_request=1000)
     make_plan(model, name="Metered SOL", kind=PlanKind.PAY_AS_YOU_GO, currency="SOL", price_per_request=10)
-    top_up(buyer, 12_500_000)
+    top_up(buyer, currency="USDC", amount_minor=12_500_000)
     credit_hold(account_id=buyer_wallet(user_id=buyer.pk, currency="USDC").pk, amount_minor=500_000)
 
     cards = {card.plan.name: card for card in plans_for_model_page(model=model, viewer=buyer)}

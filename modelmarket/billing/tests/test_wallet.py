@@ -12,33 +12,16 @@ from django.urls import reverse
 from modelmarket.accounts.models import User
 from modelmarket.accounts.tests.factories import make_user
 from modelmarket.billing.forms import TopUpForm
-from modelmarket.billing.models import AccountKind, LedgerEntry, TransactionKind
+from modelmarket.billing.models import LedgerEntry
 from modelmarket.billing.money import Money
 from modelmarket.billing.services.accounting import UsageCharge, usage_charges_book
 from modelmarket.billing.services.ledger import (
-    Posting,
     buyer_wallet,
     credit_hold,
-    ledger_transaction_post,
-    platform_account,
 )
-from modelmarket.billing.tests.factories import published_model
+from modelmarket.billing.tests.factories import published_model, top_up
 
 pytestmark = pytest.mark.django_db
-
-
-def top_up(user: User, amount_minor: int, currency: str = "USDC", reference: str = "top-up-1") -> None:
-    """Credit straight through the ledger (the checkout's own tests go through orders and payments)."""
-    ledger_transaction_post(
-        kind=TransactionKind.TOP_UP,
-        currency=currency,
-        reference=reference,
-        description="Credit top-up",
-        postings=[
-            Posting(platform_account(AccountKind.PAYMENT_CLEARING, currency), -amount_minor),
-            Posting(buyer_wallet(user_id=user.pk, currency=currency), amount_minor),
-        ],
-    )
 
 
 def charge(buyer: User, cost_minor: int, reference: str = "batch-1", currency: str = "USDC") -> None:
@@ -65,11 +48,11 @@ def logged_in(user: User) -> Client:
 
 # --- The page -----------------------------------------------------------------------------------------------------
 def test_the_credit_page_shows_balances_and_movements(buyer):
-    top_up(buyer, 10_000_000)
-    top_up(buyer, 2_000_000_000, currency="SOL", reference="top-up-sol")
+    top_up(buyer, currency="USDC", amount_minor=10_000_000)
+    top_up(buyer, currency="SOL", amount_minor=2_000_000_000)
     charge(buyer, 1500)
     credit_hold(account_id=buyer_wallet(user_id=buyer.pk, currency="USDC").pk, amount_minor=500)
-    top_up(make_user("buyer"), 99_000_000, reference="someone-else")
+    top_up(make_user("buyer"), currency="USDC", amount_minor=99_000_000)
 
     response = logged_in(buyer).get(reverse("billing_wallet"))
 
@@ -90,8 +73,8 @@ def test_the_credit_page_shows_balances_and_movements(buyer):
 
 
 def test_the_credit_page_pages_through_older_movements(buyer):
-    for number in range(30):
-        top_up(buyer, 1_000_000, reference=f"top-up-{number}")
+    for _ in range(30):
+        top_up(buyer, currency="USDC", amount_minor=1_000_000)
     client = logged_in(buyer)
 
     first = client.get(reverse("billing_wallet"))
@@ -136,7 +119,7 @@ def test_the_credit_page_needs_a_login(client):
 
 # --- The API ------------------------------------------------------------------------------------------------------
 def test_api_wallet_lists_balances_per_currency(buyer, api_client_for):
-    top_up(buyer, 10_000_000)
+    top_up(buyer, currency="USDC", amount_minor=10_000_000)
     charge(buyer, 1500)
     credit_hold(account_id=buyer_wallet(user_id=buyer.pk, currency="USDC").pk, amount_minor=500)
 
@@ -157,10 +140,10 @@ def test_api_wallet_lists_balances_per_currency(buyer, api_client_for):
 
 
 def test_api_wallet_entries_newest_first_with_cursor_pagination(buyer, api_client_for):
-    top_up(buyer, 10_000_000)
+    top_up(buyer, currency="USDC", amount_minor=10_000_000)
     charge(buyer, 1500)
-    top_up(buyer, 1_000_000_000, currency="SOL", reference="top-up-sol")
-    top_up(make_user("buyer"), 5, reference="someone-else")
+    top_up(buyer, currency="SOL", amount_minor=1_000_000_000)
+    top_up(make_user("buyer"), currency="USDC", amount_minor=5)
     api = api_client_for(buyer, scopes=("read",))
 
     first = api.get("/api/v1/wallet/entries?limit=2")

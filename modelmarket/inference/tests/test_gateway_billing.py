@@ -25,15 +25,11 @@ from modelmarket.billing.models import (
     AccountKind,
     LedgerAccount,
     LedgerEntry,
-    OrderKind,
-    Payment,
-    PaymentStatus,
     PlanKind,
 )
-from modelmarket.billing.services.accounting import order_payment_book
 from modelmarket.billing.services.entitlements import entitlement_grant
 from modelmarket.billing.services.ledger import buyer_wallet
-from modelmarket.billing.tests.factories import make_order, make_plan
+from modelmarket.billing.tests.factories import make_order, make_plan, top_up
 from modelmarket.catalog.demo.loader import demo_catalog_load
 from modelmarket.catalog.models import AIModel
 from modelmarket.inference.entitlements import Price
@@ -70,20 +66,6 @@ def _within_a_second(gateway: TestClient, raw_key: str, status: int) -> Any:
             return response
         assert time.monotonic() - started < 1.0, f"still {response.status_code} a second after the change"
         time.sleep(0.05)
-
-
-def _top_up(buyer: Any, amount_minor: int, currency: str = "USDC") -> None:
-    order = make_order(buyer=buyer, kind=OrderKind.TOP_UP, currency=currency, amount_minor=amount_minor)
-    payment = Payment.objects.create(
-        gateway=order.gateway,
-        provider_payment_id=f"tx-{order.public_id}",
-        order=order,
-        status=PaymentStatus.SUCCEEDED,
-        currency_id=currency,
-        gross_minor=amount_minor,
-        net_minor=amount_minor,
-    )
-    order_payment_book(order=order, payment=payment)
 
 
 def _payg(model: AIModel, **rates: Any) -> None:
@@ -135,7 +117,7 @@ def test_pay_as_you_go_calls_are_charged_booked_and_stop_when_credit_runs_out(
 ):
     settings.BILLING_PLATFORM_FEE_BPS = 1500
     _payg(iris)
-    _top_up(buyer, 3 * PER_CALL + 500)
+    top_up(buyer, currency="USDC", amount_minor=3 * PER_CALL + 500)
     raw = api_key_for(buyer)
     with TestClient(build_app()) as gateway:
         answers = [_call(gateway, raw) for _ in range(4)]
@@ -159,7 +141,7 @@ def test_pay_as_you_go_calls_are_charged_booked_and_stop_when_credit_runs_out(
 
 def test_failed_calls_reserve_but_cost_nothing(iris, buyer, api_key_for):
     _payg(iris)
-    _top_up(buyer, PER_CALL)
+    top_up(buyer, currency="USDC", amount_minor=PER_CALL)
     raw = api_key_for(buyer)
     with TestClient(build_app()) as gateway:
         bad = gateway.post(
@@ -176,7 +158,7 @@ def test_failed_calls_reserve_but_cost_nothing(iris, buyer, api_key_for):
 
 def test_concurrent_calls_never_spend_more_credit_than_there_is(iris, buyer, api_key_for):
     _payg(iris)
-    _top_up(buyer, 10 * PER_CALL)
+    top_up(buyer, currency="USDC", amount_minor=10 * PER_CALL)
     raw = api_key_for(buyer, requests_per_minute=10_000)
     with TestClient(build_app()) as gateway, ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: _call(gateway, raw).status_code, range(40)))
@@ -222,7 +204,7 @@ def _worker(raw_key: str, calls: int, results: Any) -> None:
 @pytest.mark.skipif(os.name != "posix", reason="the multi-process tests fork")
 def test_credit_holds_exactly_across_worker_processes(iris, buyer, api_key_for):
     _payg(iris)
-    _top_up(buyer, 30 * PER_CALL)
+    top_up(buyer, currency="USDC", amount_minor=30 * PER_CALL)
     raw = api_key_for(buyer, requests_per_minute=10_000)
     connections.close_all()
     context = multiprocessing.get_context("fork")
