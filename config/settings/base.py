@@ -473,7 +473,9 @@ HELIO_PAY_BASE = os.environ.get(
     "HELIO_PAY_BASE", "https://app.hel.io/pay" if HELIO_ENV == "prod" else "https://app.dev.hel.io/pay"
 ).rstrip("/")
 HELIO_TIMEOUT_SECONDS = env_int("HELIO_TIMEOUT_SECONDS", 15)
-PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "helio" if HELIO_PUBLIC_KEY and HELIO_SECRET_KEY else "sandbox")
+PAYMENT_GATEWAY = os.environ.get(
+    "PAYMENT_GATEWAY", "helio" if HELIO_PUBLIC_KEY and HELIO_SECRET_KEY else "sandbox"
+)
 
 # --- Observability ----------------------------------------------------------------------------------------------
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
