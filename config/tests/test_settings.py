@@ -196,7 +196,7 @@ def test_with_redis_the_job_queue_and_the_gateway_start(tmp_path):
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["PriorityRedisStorage", "5.0", "3", "redis.asyncio.client"]
+    assert result.stdout.split() == ["PriorityRedisStorage", "5.0", "3", "modelmarket.core.redis"]
 
 
 def test_a_gateway_only_process_loads_only_what_the_gateway_needs(tmp_path):
