@@ -170,7 +170,7 @@ def test_a_new_year_restarts_at_one():
     reason="SQLite serialises all writers on one database lock, so concurrent issuers cannot race there: "
     "needs PostgreSQL (set DATABASE_URL=postgres://...)",
 )
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_issuing_on_postgresql_gives_distinct_consecutive_numbers():
     plan = make_plan()
     orders = [make_order(plan) for _ in range(8)]

@@ -15,7 +15,7 @@ from modelmarket.billing.money import Money
 from modelmarket.billing.services.orders import order_create
 from modelmarket.billing.tests.factories import make_plan
 
-pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
 CALLERS = 8
 

@@ -423,7 +423,7 @@ def test_a_payment_that_paid_no_order_cannot_be_refunded(staff):
     reason="SQLite serialises all writers on one database lock, so concurrent refunds cannot race there: "
     "needs PostgreSQL (set DATABASE_URL=postgres://...)",
 )
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_refunds_on_postgresql_never_exceed_the_payment():
     staff = make_user("moderator")
     _, payment, _ = paid_order()

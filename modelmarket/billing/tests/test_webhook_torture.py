@@ -51,7 +51,7 @@ from modelmarket.billing.tests.test_webhooks_support import (
 )
 from modelmarket.notifications.models import Notification
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BUYERS = 40
 PLAN_BUYERS = 36  # each buys each of the 10 plans once: 360 plan orders; all 40 buy credit once: 40 top-ups
