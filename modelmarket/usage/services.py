@@ -386,29 +386,43 @@ def _add(totals: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], counter
 
 
 def rollup_deltas(events: Iterable[tuple[EventKey, UsageRecord]]) -> RollupDeltas:
-    """Aggregate new events (with their keys, which hold the UTC start) into per-key increments."""
+    """Aggregate new events (with their keys, which hold the UTC start) into per-key increments.
+
+    The events are first grouped by the finest key (hour, user, model, key, version, currency) and each group's
+    counters summed column by column; the daily, per-model and buyer rollups are then built from the groups, of which
+    a gateway batch has a handful: one dictionary step per event instead of three."""
     deltas = RollupDeltas(hourly={}, daily={}, model_daily={}, latency=Counter(), buyers={})
     cost_index = COUNTERS.index("cost_minor")
+    groups: dict[tuple[Any, ...], list[list[int]]] = {}
     for key, record in events:
         hour = key[0].replace(minute=0, second=0, microsecond=0)
-        day = hour.date()
         counters = _counters(record)
-        model_id = record.model_id
-        currency = _text(record.currency, 10)
-        if record.user_id:
-            _add(
-                deltas.hourly,
-                (hour, record.user_id, model_id, record.api_key_id or 0, record.version_id or 0, currency),
-                counters,
-            )
-            _add(deltas.daily, (day, record.user_id, model_id, record.api_key_id or 0, currency), counters)
-            if counters[0]:
-                window, bit = buyer_window_bit(day)
-                buyer = (model_id, window, record.user_id)
-                deltas.buyers[buyer] = deltas.buyers.get(buyer, 0) | bit
-        _add(deltas.model_daily, (model_id, day), counters[:cost_index] + counters[cost_index + 1 :])
+        group = (
+            hour,
+            record.user_id or 0,
+            record.model_id,
+            record.api_key_id or 0,
+            record.version_id or 0,
+            _text(record.currency, 10),
+        )
+        rows = groups.get(group)
+        if rows is None:
+            groups[group] = [counters]
+        else:
+            rows.append(counters)
         if counters[1]:
-            deltas.latency[(model_id, day, latency_bucket(record.latency_ms))] += 1
+            deltas.latency[(record.model_id, hour.date(), latency_bucket(record.latency_ms))] += 1
+    for (hour, user_id, model_id, api_key_id, version_id, currency), rows in groups.items():
+        totals = rows[0] if len(rows) == 1 else [sum(column) for column in zip(*rows, strict=True)]
+        day = hour.date()
+        if user_id:
+            _add(deltas.hourly, (hour, user_id, model_id, api_key_id, version_id, currency), totals)
+            _add(deltas.daily, (day, user_id, model_id, api_key_id, currency), totals)
+            if totals[0]:
+                window, bit = buyer_window_bit(day)
+                buyer = (model_id, window, user_id)
+                deltas.buyers[buyer] = deltas.buyers.get(buyer, 0) | bit
+        _add(deltas.model_daily, (model_id, day), totals[:cost_index] + totals[cost_index + 1 :])
     return deltas
 
 
