@@ -35,6 +35,13 @@ from modelmarket.core.exceptions import BadRequest
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def creator(db: Any) -> User:
+    """A creator with a fixed name: a generated one can match the words these tests search for (a run failed when
+    Faker named the creator "Whis..." and `q=whis` found both of their listings)."""
+    return make_user("creator", display_name="Quentin Zed")
+
+
 def listing(creator: User, name: str, *, publish: bool = True, **fields: Any) -> AIModel:
     """A listing made through the services: a Hugging Face listing (no files to validate), published."""
     counters = {
@@ -184,7 +191,7 @@ def test_only_public_models_are_listed(creator, moderator):
 # --- Filters ------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def catalog(creator):
-    other = make_user("creator")
+    other = make_user("creator", display_name="Ursula Vex")
     return {
         "chat": listing(
             creator,
