@@ -111,6 +111,41 @@ async def application(scope, receive, send):
     await _application(scope, receive, send)
 '''
 
+# The floor: what any Python proxy of this shape costs here. A bare ASGI app on the same granian command, reading the
+# body and posting it to the same nginx through one pooled aiohttp session; no auth, limits, metering or parsing.
+FLOOR_APP = "bench_gateway_floor"
+FLOOR_SOURCE = '''"""Written by bench/gateway.py: a bare ASGI proxy to the fixed upstream, for the benchmark's floor."""
+import os
+
+import aiohttp
+
+UPSTREAM = os.environ["BENCH_FLOOR_UPSTREAM"]
+HEADERS = [(b"content-type", b"application/json")]
+session = None
+
+
+async def application(scope, receive, send):
+    global session
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                session = aiohttp.ClientSession()
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await session.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body, more = body + message.get("body", b""), message.get("more_body", False)
+    async with session.post(UPSTREAM, data=body, headers={"Content-Type": "application/json"}) as response:
+        answer = await response.read()
+    await send({"type": "http.response.start", "status": response.status, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": answer})
+'''
+
 # wrk: POST the chat body for `active` seconds, then stop sending (delay) so that every request sent is answered
 # before wrk exits: nothing is cut off in flight, and the responses wrk counts are exactly the calls the gateway
 # served. Counts what was sent and prints the summary as one JSON line.
@@ -283,7 +318,7 @@ def gateway_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, s
 
 
 def granian_start(
-    env: dict[str, str], port: int, workers: int, app: str, log: Path
+    env: dict[str, str], port: int, workers: int, app: str, log: Path, options: list[str]
 ) -> subprocess.Popen[bytes]:
     command = [
         str(ROOT / ".venv" / "bin" / "granian"),
@@ -295,6 +330,13 @@ def granian_start(
         "127.0.0.1",
         "--port",
         str(port),
+        # One Rust thread per worker and HTTP/1.1 only (wrk, like a load balancer in front, speaks HTTP/1.1): at c=1
+        # the workers' CPU per call was 0.99-1.20 ms with these against 1.35-1.42 ms without; c=32 the same.
+        "--runtime-mode",
+        "st",
+        "--http",
+        "1",
+        *options,
         app,
     ]
     with log.open("wb") as output:
@@ -586,6 +628,7 @@ def run(args: argparse.Namespace, wrk_path: str, nginx_path: str) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="mm-bench-gateway-"))
     (workdir / f"{SETTINGS_MODULE}.py").write_text(SETTINGS_SOURCE)
     (workdir / f"{PROFILED_APP}.py").write_text(PROFILED_SOURCE)
+    (workdir / f"{FLOOR_APP}.py").write_text(FLOOR_SOURCE)
     rig = Rig(args, database_url, redis_url, workdir, gateway_env(database_url, redis_url, workdir))
     try:
         rig_start(rig, nginx_path)
@@ -597,6 +640,8 @@ def run(args: argparse.Namespace, wrk_path: str, nginx_path: str) -> None:
         print("\nshutting granian down (SIGINT) so the usage meter writes what it holds...", flush=True)
         granian_exit = stop(rig.granian, signal.SIGINT)
         events, by_status = usage_events()
+        if not args.no_floor:
+            results |= measure_floor(rig, wrk_path)
         report(results, memory, main_rss)
         events_report(gateway_runs, PROBES, events, by_status, granian_exit)
         print(f"load average at the end of the runs: {load_end}")
@@ -618,7 +663,9 @@ def rig_start(rig: Rig, nginx_path: str) -> None:
     if rig.args.profile:
         app = f"{PROFILED_APP}:application"
         rig.env["BENCH_PROFILE_PATH"] = str(rig.workdir / "gateway.prof")
-    rig.granian = granian_start(rig.env, gateway_port, rig.workers, app, rig.workdir / "granian.log")
+    rig.granian = granian_start(
+        rig.env, gateway_port, rig.workers, app, rig.workdir / "granian.log", rig.args.granian_option
+    )
     rig.direct_url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
     rig.gateway_url = f"http://127.0.0.1:{gateway_port}/v1/chat/completions"
     status, answer = post(rig.gateway_url, {**REQUEST, "model": rig.slug}, rig.raw_key)
@@ -642,15 +689,40 @@ def measure(rig: Rig, wrk_path: str) -> tuple[dict[tuple[str, int], WrkResult], 
     results: dict[tuple[str, int], WrkResult] = {}
     for connections in (1, 32):
         for kind, url, script in (("direct", rig.direct_url, direct), ("gateway", rig.gateway_url, gateway)):
-            before = cpu_snapshot(groups)
-            result = wrk(wrk_path, url, script, connections, seconds)
-            after = cpu_snapshot(groups)
-            result.cpu_ms = {
-                name: (after[name] - before[name]) * 1000 / max(1, result.requests) for name in after
-            }
-            results[kind, connections] = result
+            results[kind, connections] = wrk_measured(wrk_path, url, script, connections, seconds, groups)
         gateway_runs.append(results["gateway", connections])
     return results, gateway_runs
+
+
+def wrk_measured(
+    wrk_path: str, url: str, script: Path, connections: int, seconds: float, groups: dict[str, list[int]]
+) -> WrkResult:
+    """A wrk run with the CPU each process group spent per response."""
+    before = cpu_snapshot(groups)
+    result = wrk(wrk_path, url, script, connections, seconds)
+    after = cpu_snapshot(groups)
+    result.cpu_ms = {name: (after[name] - before[name]) * 1000 / max(1, result.requests) for name in after}
+    return result
+
+
+def measure_floor(rig: Rig, wrk_path: str) -> dict[tuple[str, int], WrkResult]:
+    """The bare proxy (FLOOR_SOURCE) on the same granian command and upstream, at c=1 and c=32; its workers are
+    the "gateway" group of its CPU figures."""
+    port = free_port()
+    env = rig.env | {"BENCH_FLOOR_UPSTREAM": rig.direct_url}
+    floor = granian_start(
+        env, port, rig.workers, f"{FLOOR_APP}:application", rig.workdir / "floor.log", rig.args.granian_option
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        script = wrk_script(rig.workdir, "floor", REQUEST, None)
+        wrk(wrk_path, url, script, 32, 2)  # warm the connection pools
+        groups = cpu_groups(rig) | {"gateway": children(floor.pid)}
+        return {
+            ("floor", n): wrk_measured(wrk_path, url, script, n, rig.args.seconds, groups) for n in (1, 32)
+        }
+    finally:
+        stop(floor, signal.SIGINT)
 
 
 def rig_stop(rig: Rig) -> None:
@@ -685,6 +757,11 @@ def report(results: dict[tuple[str, int], WrkResult], memory: dict[int, float], 
             + "".join(f"{result.cpu_ms.get(name, 0.0):>10.3f}" for name in names)
         )
     print("(postgres and redis: every such process on the machine; machine: all cores, whatever ran)")
+    if ("floor", 32) in results:
+        print(
+            "floor: a bare ASGI app on the same granian command posting the body to nginx with one aiohttp session "
+            "(no auth, limits, metering); its workers are the gateway column"
+        )
     added = results["gateway", 1].p50_ms - results["direct", 1].p50_ms
     c32 = results["gateway", 32]
     print(
@@ -754,11 +831,21 @@ def main() -> None:
     parser.add_argument("--redis", default="", help="a redis:// URL (default: REDIS_URL)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--granian-option",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for granian's command line, e.g. --granian-option=--runtime-mode=st (repeatable)",
+    )
     parser.add_argument("--keep-database", action="store_true", help="keep the database and the temp dir")
     parser.add_argument(
         "--profile", action="store_true", help="one worker under cProfile; prints the hottest functions"
     )
     parser.add_argument("--profile-lines", type=int, default=40)
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the bare aiohttp proxy measured after the gateway"
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     wrk_path, nginx_path = find_tool("wrk"), find_tool("nginx")
