@@ -97,12 +97,18 @@ class CreditReserver:
         self._set_balance = redis.register_script(_SET_BALANCE) if redis is not None else None
         self._release_script = redis.register_script(_RELEASE) if redis is not None else None
         self._settling: set[asyncio.Task[None]] = set()
+        # Releases still in flight, per wallet: a reservation on that wallet waits for them first, so credit this
+        # worker is giving back is never refused to the same buyer's next call.
+        self._releasing: dict[int, set[asyncio.Task[None]]] = {}
 
     async def reserve(self, price: Price, amount_minor: int) -> bool:
         """Reserve `amount_minor` on the price's wallet; False when the wallet cannot cover it."""
         if amount_minor <= 0:
             return True
         account_id = price.wallet_account_id
+        pending = self._releasing.get(account_id)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         if not uses_redis(self.redis, price):
             return await sync_to_async(credit_hold, thread_sensitive=False)(
                 account_id=account_id, amount_minor=amount_minor
@@ -124,7 +130,18 @@ class CreditReserver:
             return
         task = asyncio.get_running_loop().create_task(self._release(price, unused))
         self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        wallet_tasks = self._releasing.setdefault(price.wallet_account_id, set())
+        wallet_tasks.add(task)
+
+        def done(finished: asyncio.Task[None], account_id: int = price.wallet_account_id) -> None:
+            self._settling.discard(finished)
+            tasks = self._releasing.get(account_id)
+            if tasks is not None:
+                tasks.discard(finished)
+                if not tasks:
+                    del self._releasing[account_id]
+
+        task.add_done_callback(done)
 
     async def _release(self, price: Price, amount_minor: int) -> None:
         try:
