@@ -124,3 +124,17 @@ def test_theme_script_stylesheet_and_htmx_are_served(settings):
     assert b"@media (prefers-color-scheme: dark)" in css_source
     assert client.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
     assert client.get("/static/js/site.js").status_code == 200
+
+
+def test_the_pagination_component_links_pages_and_keeps_the_other_parameters():
+    from django.core.paginator import Paginator
+    from django.template.loader import render_to_string
+
+    page = Paginator(list(range(30)), 10).page(2)
+    html = render_to_string(
+        "components/pagination.html", {"page": page, "query": "status=failed", "next_label": "Older"}
+    )
+    assert 'href="?status=failed&amp;page=1">Previous</a>' in html
+    assert 'href="?status=failed&amp;page=3">Older</a>' in html
+    assert "Page 2 of 3" in html
+    assert render_to_string("components/pagination.html", {"page": Paginator([1], 10).page(1)}).strip() == ""
