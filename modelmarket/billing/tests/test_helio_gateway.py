@@ -283,6 +283,7 @@ def test_top_ups_use_one_dynamic_pay_link_per_currency_and_charge_the_amount(buy
         "features": {},
         "recipients": [{"walletId": HELIO_TEST_WALLET_ID, "currencyId": USDC_SOLANA_ID}],
         "description": "Prepaid credit for pay-as-you-go calls.",
+        "dynamic": True,  # requestAmount is accepted on dynamic links only
     }
     link = HelioPaylink.objects.get()
     assert (link.purpose, link.plan, link.currency_id, link.price_minor) == ("top_up", None, "USDC", None)

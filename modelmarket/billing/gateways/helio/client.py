@@ -219,8 +219,11 @@ class HelioClient:
         subscription_interval: SubscriptionInterval | None = None,
         grace_period_days: int | None = None,
         renewal_reminders: int | None = None,
+        dynamic: bool = False,
     ) -> HelioPaylink:
-        """A pay link paying HELIO_WALLET_ID in `currency_id`; a subscription pay link when an interval is given."""
+        """A pay link paying HELIO_WALLET_ID in `currency_id`; a subscription pay link when an interval is given.
+        `dynamic`: each charge names its own amount (`requestAmount`, which Helio accepts on dynamic links only);
+        `price` is still sent, since the docs list it as required either way."""
         if not self._wallet_id:
             raise HelioNotConfigured()
         body: dict[str, Any] = {
@@ -233,6 +236,8 @@ class HelioClient:
         }
         if description is not None:
             body["description"] = description
+        if dynamic:
+            body["dynamic"] = True
         if subscription_interval is not None:
             body["subscriptionDetails"] = _subscription_details(
                 subscription_interval, grace_period_days, renewal_reminders

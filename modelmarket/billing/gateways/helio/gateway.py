@@ -210,6 +210,7 @@ class _Checkout:
             description="Prepaid credit for pay-as-you-go calls.",
             price_base_units=TOP_UP_NOMINAL_WHOLE_UNITS * 10**currency.decimals,
             currency_id=currency_id,
+            dynamic=True,
         )
         paylink = HelioPaylink.objects.create(
             helio_id=created.id,
