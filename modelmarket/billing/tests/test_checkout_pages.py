@@ -3,6 +3,7 @@ back with a message and write nothing), the orders list, an order's page with re
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -157,6 +158,18 @@ def test_a_form_idempotency_key_makes_a_double_submit_one_order(browser):
     first = browser.post(CREATE, {"plan": plan.public_id, "idempotency_key": "form-123"})
     second = browser.post(CREATE, {"plan": plan.public_id, "idempotency_key": "form-123"})
     assert first["Location"] == second["Location"]
+    assert Order.objects.count() == 1
+
+
+def test_the_model_pages_buy_form_carries_a_fresh_idempotency_key_so_a_double_click_is_one_order(browser):
+    plan = make_plan()
+    html = browser.get(f"/models/{plan.model.slug}/").content.decode()
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', html)
+    assert key is not None
+    again = browser.get(f"/models/{plan.model.slug}/").content.decode()
+    assert key.group(1) not in again  # each page view is a new purchase intent
+    form = {"plan": plan.public_id, "idempotency_key": key.group(1)}
+    assert browser.post(CREATE, form)["Location"] == browser.post(CREATE, form)["Location"]
     assert Order.objects.count() == 1
 
 

@@ -4,6 +4,7 @@ the form posts to the checkout's `billing_order_create` view with `top_up_curren
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -47,6 +48,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
         "entries": entries,
         "is_first_page": cursor is None,
         "next_url": f"{request.path}?{urlencode({'cursor': page.next_cursor})}" if page.next_cursor else None,
+        "checkout_key": uuid.uuid4().hex,  # the top-up form's Idempotency-Key: a double submit is one order
         "top_up_form": TopUpForm(currency=(request.GET.get("currency") or "").upper() or None),
     }
     return TemplateResponse(request, "billing/wallet_page.html", context, status=status)

@@ -4,6 +4,7 @@ get a partial of the same template (`{% partialdef %}`), chosen with `request.ht
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -119,6 +120,8 @@ def model_detail(request: HttpRequest, slug: str) -> TemplateResponse:
         "playground": _playground(page),
         "health": model_health_24h(page.model.pk),  # one query: the hourly rollup's last 24 hours
         "pricing_plans": plans_for_model_page(model=page.model, viewer=request.user),
+        # Sent with the Buy forms as their Idempotency-Key: a double click or a resubmitted form is one order.
+        "checkout_key": uuid.uuid4().hex,
     }
     return _render(request, "catalog/browse/model.html", context)
 
