@@ -15,7 +15,7 @@ import orjson
 from aiohttp.http_exceptions import LineTooLong
 from django.conf import settings
 
-from modelmarket.core.http import parse_retry_after
+from modelmarket.core.http_headers import parse_retry_after
 from modelmarket.inference.providers.base import (
     CallContext,
     ProviderError,
