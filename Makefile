@@ -12,6 +12,7 @@ help:
 	@echo "make test     install dev tools, then ruff, ruff format --check, mypy and pytest"
 	@echo "make migrate  apply database migrations"
 	@echo "make demo     load the demo accounts (idempotent)"
+	@echo "make bench    search, usage and (with DATABASE_URL and REDIS_URL) gateway benchmarks; prints the figures"
 	@echo "make lock     regenerate requirements/*.lock from pyproject.toml (with uv, in a throwaway venv)"
 	@echo "make clean    remove .venv, caches and collected static files (keeps the data in var/)"
 
@@ -51,6 +52,7 @@ clean:
 # modelmarket_bench on the server in DATABASE_URL for PostgreSQL); prints p50/p95 per query.
 bench:
 	@scripts/venv-sync dev
+	@scripts/bench-tools
 	$(PYTHON) -m bench.search --database sqlite
 	@if [ -n "$$DATABASE_URL" ]; then $(PYTHON) -m bench.search --database "$$DATABASE_URL"; \
 	else echo "set DATABASE_URL=postgres://... to benchmark PostgreSQL too (database modelmarket_bench)"; fi
