@@ -138,6 +138,87 @@ def test_relevance_paging_with_a_filter_returns_every_match_once(creator):
     assert set(seen) == expected
 
 
+# --- A single word still being typed, both databases --------------------------------------------------------------
+@pytest.fixture
+def quokkanet_catalog(creator):
+    """Listings with "quokkanet" in their name or elsewhere. The oldest name match is the most relevant one."""
+    return {
+        "relevant_named": listing(
+            creator, "Quokkanet Base", summary="Quokkanet for quokkanet fans: quokkanet everywhere."
+        ),
+        "card_only": listing(creator, "Marsupial Counter", card_markdown="Compared with quokkanet models."),
+        "named": listing(creator, "Quokkanet Large", summary="A large model."),
+        "tagged": listing(creator, "Island Fauna", tags=["quokkanet"]),
+        "unrelated": listing(creator, "Wombat Base"),
+    }
+
+
+def test_a_word_still_being_typed_lists_name_matches_first_newest_first(quokkanet_catalog):
+    catalog = quokkanet_catalog
+
+    result = search(q="quokk")  # no listing has "quokk" whole: the person is still typing
+
+    assert slugs(result) == [
+        catalog["named"].slug,
+        catalog["relevant_named"].slug,
+        catalog["tagged"].slug,
+        catalog["card_only"].slug,
+    ]
+    assert result.search.sort == "relevance"
+    assert result.facets.total == 4
+
+
+def test_a_finished_word_ranks_by_relevance(quokkanet_catalog):
+    catalog = quokkanet_catalog
+
+    result = search(q="quokkanet")
+
+    assert slugs(result)[:2] == [catalog["relevant_named"].slug, catalog["named"].slug]
+    assert slugs(result)[-1] == catalog["card_only"].slug
+    assert len(result.items) == 4
+
+
+def test_a_word_some_public_listing_has_whole_is_finished(quokkanet_catalog, creator):
+    catalog = quokkanet_catalog
+    in_order = [catalog["named"].slug, catalog["relevant_named"].slug]
+    listing(creator, "Draft", publish=False, summary="Quokk.")  # a draft does not finish it
+
+    assert slugs(search(q="quokk"))[:2] == in_order
+
+    whole = listing(creator, "Marsupial Atlas", summary="Quokk.")
+
+    ranked = slugs(search(q="quokk"))
+    assert ranked.index(catalog["relevant_named"].slug) < ranked.index(catalog["named"].slug)
+    assert whole.slug in ranked
+    assert len(ranked) == 5
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["named 3", "named 2", "named 1", "named 0", "other 2", "other 1", "other 0"]),
+        ({"task": "chat"}, ["named 3", "named 1", "other 1"]),
+    ],
+)
+def test_paging_a_word_still_being_typed_returns_every_match_once_in_order(creator, filters, expected):
+    by_label = {}
+    for number in range(4):
+        by_label[f"named {number}"] = listing(
+            creator, f"Wombatix {number}", task="chat" if number % 2 else "embeddings"
+        )
+    for number in range(3):
+        by_label[f"other {number}"] = listing(
+            creator,
+            f"Other {number}",
+            summary="Built on wombatix.",
+            task="chat" if number % 2 else "embeddings",
+        )
+
+    seen = all_pages(q="wombat", limit=2, **filters)
+
+    assert seen == [by_label[label].slug for label in expected]
+
+
 # --- The search documents, PostgreSQL -----------------------------------------------------------------------------
 def documents() -> dict[int, tuple[Any, ...]]:
     with connection.cursor() as cursor:

@@ -13,8 +13,13 @@ also matches as a prefix, so results follow the typing. On SQLite the words are 
 MATCH, so no input can be read as FTS5 syntax; on PostgreSQL the text goes through `websearch_to_tsquery` (quotes,
 `or`, `-word`) and the last plain word is added as a `word:*` prefix query built from word characters only.
 
-Modules: `params` (input), `filters`, `sqlite_fts` and `postgres_fts` (text matching and relevance), `cursors`,
-`facets`, `query` (`model_search`), `autocomplete`, `pages` (a listing's page, a creator's page).
+Relevance: bm25 (SQLite) or ts_rank_cd (PostgreSQL), weighted by field. A single word no public listing has whole
+is one still being typed ('instr'): its matches list names having a word that starts with it first, then the others,
+newest first within each (`unfinished_word`).
+
+Modules: `params` (input), `filters`, `sqlite_fts` and `postgres_fts` (text matching and relevance),
+`unfinished_word`, `cursors`, `facets`, `query` (`model_search`), `autocomplete`, `pages` (a listing's page, a
+creator's page).
 """
 
 from modelmarket.catalog.selectors.search.autocomplete import (

@@ -42,9 +42,8 @@ def model_search(search: ModelSearch, *, with_facets: bool | None = None) -> Mod
     tagged = tagged_model_ids(search.tags)
     models = _filtered(search, tagged=tagged)
     sort_field = SORT_FIELDS[search.sort]
-    if search.sort == "relevance" and search.q and connection.vendor == "postgresql":
-        # The cursor is applied before the page is cut.
-        page = postgres_fts.relevance_page(search, tagged=tagged)
+    if search.sort == "relevance" and search.q:
+        page = _relevance_page(search, models, tagged=tagged)  # after the cursor
     else:
         # Every sort reads an index on its column (see AIModel.Meta.indexes) in its own order.
         page = models.order_by(f"-{sort_field}", "-id")
@@ -85,6 +84,14 @@ def _filtered(search: ModelSearch, *, tagged: QuerySet[Any] | None) -> QuerySet[
     if search.q:
         models = _with_text_match(models, search.q)
     return models
+
+
+def _relevance_page(
+    search: ModelSearch, models: QuerySet[AIModel], *, tagged: QuerySet[Any] | None
+) -> QuerySet[AIModel]:
+    if connection.vendor == "postgresql":
+        return postgres_fts.relevance_page(search, tagged=tagged)
+    return sqlite_fts.relevance_page(models, search, tagged=tagged)
 
 
 def _with_text_match(models: QuerySet[AIModel], text: str) -> QuerySet[AIModel]:
