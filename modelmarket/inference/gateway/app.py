@@ -26,7 +26,6 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
@@ -61,11 +60,25 @@ from modelmarket.usage.events import UsageStatus
 logger = logging.getLogger("modelmarket.gateway")
 
 
-class JSONResponse(StarletteJSONResponse):
-    """JSON answers encoded with orjson (several times faster than the standard library on the hot path)."""
+class JSONResponse(Response):
+    """A JSON answer, encoded with orjson (several times faster than the standard library on the hot path), its
+    headers encoded here in one pass: Starlette's `init_headers` (a lowercased copy and a scan of every header for
+    the content type and length) cost a call more than encoding the body."""
 
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+    media_type = "application/json"
+
+    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = orjson.dumps(content)
+        self.raw_headers = [
+            (b"content-length", str(len(self.body)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+        if headers:
+            self.raw_headers.extend(
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+            )
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -104,21 +104,26 @@ class Call:
     finished: bool = False
     cost_minor: int = 0
     reserved_minor: int = 0  # pay-as-you-go credit reserved for this call
+    _context: CallContext | None = None
 
     @property
     def currency(self) -> str:
         return self.grant.price.currency if self.grant and self.grant.price else "USD"
 
     def context(self) -> CallContext:
-        seconds = min(
-            self.listing.timeout_seconds or settings.GATEWAY_TIMEOUT_SECONDS, settings.GATEWAY_TIMEOUT_SECONDS
-        )
-        return CallContext(
-            session=self.gateway.session,
-            deadline=self.started + seconds,
-            request_id=self.request_id,
-            platform_credentials=self.gateway.platform_credentials,
-        )
+        """What the provider needs to know of the call (its deadline runs from the call's start), made once."""
+        if self._context is None:
+            seconds = min(
+                self.listing.timeout_seconds or settings.GATEWAY_TIMEOUT_SECONDS,
+                settings.GATEWAY_TIMEOUT_SECONDS,
+            )
+            self._context = CallContext(
+                session=self.gateway.session,
+                deadline=self.started + seconds,
+                request_id=self.request_id,
+                platform_credentials=self.gateway.platform_credentials,
+            )
+        return self._context
 
     def mark_first_byte(self) -> None:
         if self.first_byte is None:
