@@ -302,3 +302,15 @@ def test_truncating_listings_empties_search_documents(creator):
         cursor.execute("TRUNCATE catalog_aimodel CASCADE")
 
     assert documents() == {}
+
+
+def test_a_stop_word_being_typed_matches_like_any_other_start_of_a_word(creator):
+    """'in' is an English stop word; typed on the way to 'instruct' it must still find what starts with it (it
+    found nothing on PostgreSQL, whose English configuration drops stop words from queries)."""
+    instruct = listing(creator, "Instruct Tiny", summary="Follows instructions.")
+    index = listing(creator, "Vector Indexer", summary="Builds indexes.")
+    listing(creator, "Wombat Base", summary="Counts wombats.")
+
+    assert set(slugs(search(q="in"))) == {instruct.slug, index.slug}
+    assert slugs(search(q="Wombat in")) == []  # the prefix still narrows a longer text
+    assert slugs(search(q="tiny in")) == [instruct.slug]

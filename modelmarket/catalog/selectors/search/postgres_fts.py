@@ -29,8 +29,16 @@ from modelmarket.catalog.selectors.search.unfinished_word import (
 SEARCH_DOCUMENTS_TABLE = "catalog_aimodel_search"
 # The name's part of a document's vector (weight A, migration 0005): the expression migration 0006 indexes.
 NAME_PART = "ts_filter(document.search_vector, '{a}')"
-# Some public listing has the word whole: it is finished (the parameter is the quoted word).
-FINISHED = f"EXISTS (SELECT 1 FROM {SEARCH_DOCUMENTS_TABLE} WHERE search_vector @@ to_tsquery('english', %s))"  # noqa: S608
+# A quoted word or prefix as a tsquery (two parameters, both the word): stemmed as English, unless English drops it
+# as a stop word ('in' on the way to 'instruct', 'the'), which would match nothing; then as typed (`simple`).
+WORD_QUERY = "COALESCE(NULLIF(to_tsquery('english', %s), ''::tsquery), to_tsquery('simple', %s))"
+# Some public listing has the word whole: it is finished (the parameters are the quoted word, twice).
+FINISHED = f"EXISTS (SELECT 1 FROM {SEARCH_DOCUMENTS_TABLE} WHERE search_vector @@ {WORD_QUERY})"  # noqa: S608
+
+
+def _twice(value: str) -> list[str]:
+    """The parameters of WORD_QUERY."""
+    return [value, value]
 
 
 def _tsquery_sql(text: str) -> tuple[str, list[str]]:
@@ -41,8 +49,8 @@ def _tsquery_sql(text: str) -> tuple[str, list[str]]:
         head = " ".join(chunks[:-1])
         prefix = f"'{last.lower()}':*"  # word characters only: nothing in it can be tsquery syntax
         if not head:
-            return "to_tsquery('english', %s)", [prefix]
-        return "(websearch_to_tsquery('english', %s) && to_tsquery('english', %s))", [head, prefix]
+            return WORD_QUERY, _twice(prefix)
+        return f"(websearch_to_tsquery('english', %s) && {WORD_QUERY})", [head, *_twice(prefix)]
     return "websearch_to_tsquery('english', %s)", [text]
 
 
@@ -136,7 +144,7 @@ def _word_page_sql(search: ModelSearch, word: str, *, tagged: QuerySet[Any] | No
     others_after, others_params = _tier_sql(search, OTHER_TIER)
     # The index on the name's part serves the name tier; elsewhere a weight-A query asks the same of the whole
     # vector without building its name part row by row (`ts_filter` copies the vector).
-    name_match = f"{NAME_PART} @@ to_tsquery('english', %s)"
+    name_match = f"{NAME_PART} @@ {WORD_QUERY}"
     size = search.limit + 1
     sql = f"""
         WITH finished AS MATERIALIZED (SELECT {FINISHED} AS yes),
@@ -148,8 +156,8 @@ def _word_page_sql(search: ModelSearch, word: str, *, tagged: QuerySet[Any] | No
         others AS MATERIALIZED (
             SELECT document.model_id FROM {SEARCH_DOCUMENTS_TABLE} document
             WHERE NOT (SELECT yes FROM finished) AND (SELECT count(*) FROM named) < %s
-                AND document.search_vector @@ to_tsquery('english', %s)
-                AND NOT document.search_vector @@ to_tsquery('english', %s){filters}{others_after}
+                AND document.search_vector @@ {WORD_QUERY}
+                AND NOT document.search_vector @@ {WORD_QUERY}{filters}{others_after}
         )
         SELECT model_id FROM (
             SELECT model_id, rank FROM ({ranked}) ranked_page WHERE (SELECT yes FROM finished)
@@ -159,8 +167,8 @@ def _word_page_sql(search: ModelSearch, word: str, *, tagged: QuerySet[Any] | No
     """  # noqa: S608 - table names and tiers are constants; values are bound parameters
     # Word characters only: nothing in these can be tsquery syntax.
     exact, prefix, in_name = f"'{word}'", f"'{word}':*", f"'{word}':*A"
-    params = [exact, prefix, *filter_params, *named_params, size]
-    params += [size, prefix, in_name, *filter_params, *others_params]
+    params = [*_twice(exact), *_twice(prefix), *filter_params, *named_params, size]
+    params += [size, *_twice(prefix), *_twice(in_name), *filter_params, *others_params]
     return sql, [*params, *ranked_params, size, size]
 
 
@@ -178,7 +186,7 @@ def _word_rank_sql(text: str, word: str) -> tuple[str, list[str]]:
     rank, rank_params = _rank_sql(text)
     sql = (
         f"CASE WHEN {FINISHED} THEN {rank} "
-        f"WHEN document.search_vector @@ to_tsquery('english', %s) THEN {NAME_TIER}::float8 "
+        f"WHEN document.search_vector @@ {WORD_QUERY} THEN {NAME_TIER}::float8 "
         f"ELSE {OTHER_TIER}::float8 END"
     )
-    return sql, [f"'{word}'", *rank_params, f"'{word}':*A"]
+    return sql, [*_twice(f"'{word}'"), *rank_params, *_twice(f"'{word}':*A")]
