@@ -6,12 +6,9 @@ the gateway's aiohttp providers do not use. Checked in a fresh interpreter, as a
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from config.tests.test_settings import run_django
 
 PROBE = """
 import json, sys
@@ -35,17 +32,8 @@ KEPT_OUT = (
 )
 
 
-def test_a_gateway_worker_loads_only_what_the_hot_path_needs() -> None:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.gateway", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def test_a_gateway_worker_loads_only_what_the_hot_path_needs(tmp_path: Path) -> None:
+    result = run_django(["-c", PROBE], tmp_path, DJANGO_SETTINGS_MODULE="config.settings.gateway")
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     assert "modelmarket.inference.providers.openai_compat" in loaded  # the probe did load the providers
