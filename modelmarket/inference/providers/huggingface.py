@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
-from modelmarket.inference.providers._http import Sent, read_json, upstream_request
+from modelmarket.inference.providers._http import Sent, fetch_json
 from modelmarket.inference.providers.base import (
     CallContext,
     InferenceCall,
@@ -77,9 +77,8 @@ class HuggingFaceProvider(OpenAICompatibleProvider):
             {"inputs": call.input, "parameters": call.parameters},
         )
         started = time.monotonic()
-        async with upstream_request(ctx, sent, vendor=self.vendor) as response:
-            output = await read_json(response, vendor=self.vendor)
-            request_id = response.headers.get("x-request-id", "")
+        fetched = await fetch_json(ctx, sent, vendor=self.vendor)
+        output, request_id = fetched.body, fetched.headers.get("x-request-id", "")
         usage = Usage(
             input_tokens=_text_tokens(call.input), compute_ms=round((time.monotonic() - started) * 1000)
         )

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, TypeGuard
 
 import orjson
 
-from modelmarket.inference.providers._http import Sent, read_json, sse_events, upstream_request
+from modelmarket.inference.providers._http import Sent, fetch_json, sse_events, upstream_request
 from modelmarket.inference.providers.base import (
     CallContext,
     InferenceCall,
@@ -215,9 +215,8 @@ class OpenAICompatibleProvider:
         """The upstream's chat.completion (usage added when it had none), our Usage of it, its request id."""
         payload = self.chat_payload(target, body)
         sent = Sent("POST", self.chat_url(target), self.headers(target, ctx, stream=False), payload)
-        async with upstream_request(ctx, sent, vendor=self.vendor) as response:
-            completion = await read_json(response, vendor=self.vendor)
-            request_id = response.headers.get("x-request-id", "")
+        fetched = await fetch_json(ctx, sent, vendor=self.vendor)
+        completion, request_id = fetched.body, fetched.headers.get("x-request-id", "")
         choices = completion.get("choices") if isinstance(completion, dict) else None
         if not isinstance(choices, list) or not all(isinstance(choice, dict) for choice in choices):
             raise UpstreamBadResponse(f"{self.vendor} answered something that is not a chat completion.")

@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 
-from modelmarket.inference.providers._http import Sent, SseEvent, read_json, sse_events, upstream_request
+from modelmarket.inference.providers._http import Sent, SseEvent, fetch_json, sse_events, upstream_request
 from modelmarket.inference.providers.base import (
     CallContext,
     InferenceCall,
@@ -377,8 +377,8 @@ async def _send(
 ) -> dict[str, Any]:
     """One request whose answer is a prediction."""
     sent = Sent(method, url, headers={"Authorization": f"Bearer {token}", **(headers or {})}, json_body=body)
-    async with upstream_request(ctx, sent, vendor=VENDOR, timeout_seconds=timeout_seconds) as response:
-        return _prediction(await read_json(response, vendor=VENDOR))
+    fetched = await fetch_json(ctx, sent, vendor=VENDOR, timeout_seconds=timeout_seconds)
+    return _prediction(fetched.body)
 
 
 def _prediction(data: Any) -> dict[str, Any]:
