@@ -771,7 +771,7 @@ def report(results: dict[tuple[str, int], WrkResult], memory: dict[int, float], 
         f"gateway at c=32: {c32.rps:,.0f} req/s (target >= {RPS_C32:,}: {verdict(c32.rps >= RPS_C32)}), "
         f"p99 {c32.p99_ms:.1f} ms (target <= {P99_C32_MS:g} ms: {verdict(c32.p99_ms <= P99_C32_MS)})"
     )
-    listed = ", ".join(f"{value:.0f} MB" for value in memory.values()) or "no workers found"
+    listed = ", ".join(f"{value:.1f} MB" for value in memory.values()) or "no workers found"
     worst = max(memory.values(), default=0.0)
     print(
         f"memory per worker (VmRSS after the runs): {listed} (target <= {RSS_MB:g} MB: "

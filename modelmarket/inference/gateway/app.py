@@ -542,7 +542,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await service.start()
     app.state.gateway = service
     # What is loaded by now (Django, the app, the warm caches) lives as long as the worker: kept out of the cycle
-    # collector's passes, whose full sweeps over ~110,000 objects paused a worker for up to 57 ms (measured).
+    # collector's passes, whose full sweeps over ~110,000 objects paused a worker for up to 57 ms (measured). Start-up's
+    # garbage is collected first, not frozen with it.
+    gc.collect()
     gc.freeze()
     try:
         yield
