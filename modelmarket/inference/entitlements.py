@@ -9,10 +9,10 @@ listing) until the gateway generation moves (every billing change bumps it) or `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 
@@ -53,6 +53,29 @@ class Price:
     def worst_case_minor(self, usage: Usage) -> int:
         """The most a call bounded by `usage` can cost: what is reserved before it runs (rounded up)."""
         return int(self.exact_cost_minor(usage).to_integral_value(rounding=ROUND_CEILING))
+
+    def as_json(self) -> dict[str, Any]:
+        """The price as JSON (rates as decimal strings, exact), kept with a long job to charge it at its end."""
+        return {
+            name: str(value) if isinstance(value, Decimal) else value for name, value in asdict(self).items()
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Price:
+        return cls(
+            currency=str(data["currency"]),
+            decimals=int(data["decimals"]),
+            wallet_account_id=int(data["wallet_account_id"]),
+            **{name: Decimal(str(data.get(name, 0))) for name in _RATES},
+        )
+
+
+_RATES = (
+    "per_request_minor",
+    "per_1k_input_tokens_minor",
+    "per_1k_output_tokens_minor",
+    "per_compute_second_minor",
+)
 
 
 @dataclass(frozen=True, slots=True)

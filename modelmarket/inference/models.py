@@ -55,11 +55,18 @@ class InferenceJob(TimestampedModel):
     output = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     compute_ms = models.PositiveBigIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
     # The call's metering, recorded as one usage event when the job ends (then its compute time is known).
     event_id = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     source = models.CharField(max_length=16, blank=True)
     request_id = models.CharField(max_length=200, blank=True)
+    # Pay as you go: the credit reserved for the call stays held while the job runs (its price, wallet, amount and
+    # where it is held, `gateway.credit.JobReservation`); the job's cost is settled against it when it ends.
+    reservation = models.JSONField(null=True, blank=True, editable=False)
+    cost_minor = models.PositiveBigIntegerField(default=0)
+    currency = models.CharField(max_length=10, blank=True)
 
     class Meta:
         constraints = [

@@ -13,9 +13,10 @@ from modelmarket.catalog.models import AIModel, ModelVersion
 from modelmarket.core.crypto import encrypt_bytes
 from modelmarket.core.exceptions import NotFound, ValidationFailed
 from modelmarket.core.generation import generation_bump
+from modelmarket.inference.gateway.credit import JobReservation, job_usage_write
 from modelmarket.inference.models import InferenceJob, ListingGatewayConfig
+from modelmarket.inference.providers.base import Usage
 from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus
-from modelmarket.usage.services import usage_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,11 @@ def inference_job_create(
     event_id: str,
     source: str,
     request_id: str = "",
+    reservation: JobReservation | None = None,
 ) -> InferenceJob:
     """Keep a job the provider is still running. `event_id`, `source` and `request_id` are the call's metering,
-    recorded as its one usage event when the job ends (`inference_job_update`)."""
+    recorded as its one usage event when the job ends (`inference_job_update`); `reservation`, the pay-as-you-go
+    credit the call reserved, stays held until then."""
     return InferenceJob.objects.create(
         user_id=user_id,
         api_key_id=api_key_id,
@@ -92,6 +95,8 @@ def inference_job_create(
         event_id=event_id,
         source=source,
         request_id=request_id[:200],
+        reservation=reservation.as_json() if reservation is not None else None,
+        currency=reservation.price.currency if reservation is not None else "",
     )
 
 
@@ -104,27 +109,46 @@ JOB_USAGE_STATUS = {
 
 
 def inference_job_update(
-    *, job: InferenceJob, status: str, output: Any = None, error: str = "", compute_ms: int = 0
+    *, job: InferenceJob, status: str, output: Any = None, error: str = "", usage: Usage | None = None
 ) -> InferenceJob:
     """Record what the provider reported. The first time a job reaches a terminal status, its usage event is
-    recorded in the same transaction; a job that ended never changes again (concurrent pollers race safely: only
+    recorded in the same transaction, with its pay-as-you-go cost booked and the rest of its reservation given back
+    (`gateway.credit.job_usage_write`); a job that ended never changes again (concurrent pollers race safely: only
     one conditional update wins)."""
     if job.is_terminal:
         return job
     now = timezone.now()
+    usage = (
+        Usage(
+            input_tokens=max(0, usage.input_tokens),
+            output_tokens=max(0, usage.output_tokens),
+            compute_ms=max(0, usage.compute_ms),
+        )
+        if usage is not None
+        else Usage()
+    )
     terminal = status in JOB_USAGE_STATUS
+    reservation = JobReservation.from_json(job.reservation) if job.reservation else None
+    cost = (
+        reservation.cost_minor(JOB_USAGE_STATUS[InferenceJob.Status(status)], usage)
+        if terminal and reservation is not None
+        else 0
+    )
     with transaction.atomic():
         updated = InferenceJob.objects.filter(pk=job.pk, completed_at__isnull=True).update(
             status=status,
             output=output,
             error=error[:2000],
-            compute_ms=max(0, compute_ms),
+            compute_ms=usage.compute_ms,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_minor=cost,
             completed_at=now if terminal else None,
             updated_at=now,
         )
         job.refresh_from_db()
         if updated and terminal and job.event_id:
-            usage_events_record(records=[_job_usage_record(job)])
+            job_usage_write(_job_usage_record(job), reservation, redis_url=settings.REDIS_URL)
     return job
 
 
@@ -143,8 +167,12 @@ def _job_usage_record(job: InferenceJob) -> UsageRecord:
         started_at=job.created_at,
         http_status={UsageStatus.SUCCEEDED: 200, UsageStatus.UPSTREAM_ERROR: 502}.get(status, 499),
         error_code="" if status == UsageStatus.SUCCEEDED else f"job_{job.status}",
+        input_tokens=job.input_tokens,
+        output_tokens=job.output_tokens,
         compute_ms=job.compute_ms,
         tokens_reported=True,
+        cost_minor=job.cost_minor,
+        currency=job.currency or "USD",
         latency_ms=int((job.completed_at - job.created_at).total_seconds() * 1000),
         request_id=job.request_id,
     )

@@ -54,7 +54,7 @@ def inference_jobs_poll() -> None:
                 status=result.status,
                 output=_job_output(job, target, result),
                 error=result.error or "",
-                compute_ms=result.usage.compute_ms,
+                usage=result.usage,
             )
         elif expired:  # the provider cannot tell us (listing gone, provider down): the job is over for us
             inference_job_update(

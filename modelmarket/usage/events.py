@@ -22,6 +22,14 @@ class UsageStatus(models.TextChoices):
     CLIENT_DISCONNECTED = "client_disconnected", "Client disconnected"
 
 
+def is_charged(status: str, *, output_tokens: int) -> bool:
+    """Whether a call that ended with `status` pays for what it used: failed calls cost nothing, except an answer
+    that broke off after some output (it costs what was delivered); a caller who went away pays for what ran."""
+    return status in (UsageStatus.SUCCEEDED, UsageStatus.CLIENT_DISCONNECTED) or (
+        status == UsageStatus.UPSTREAM_ERROR and output_tokens > 0
+    )
+
+
 class UsageSource(models.TextChoices):
     API = "api", "API"
     PLAYGROUND = "playground", "Playground"

@@ -345,6 +345,7 @@ async def _job_accepted(call: Call, job: JobRef) -> Response:
         event_id=call.id,
         source=call.caller.source,
         request_id=call.request_id,
+        reservation=call.job_reservation(),
     )
     call.defer_to_job()
     return JSONResponse(
@@ -365,6 +366,10 @@ def _job_body(job: Any, slug: str, version: str) -> dict[str, Any]:
         "error": job.error or None,
         "created_at": job.created_at.isoformat(),
         "completed_at": job.completed_at.isoformat() if job.completed_at else None,
+        # What the job cost, once it ended (a pay-as-you-go job holds its call's reservation until then).
+        "cost": {"amount_minor": job.cost_minor, "currency": job.currency or "USD"}
+        if job.is_terminal
+        else None,
         "urls": {
             "get": f"/api/v1/inference/{job.public_id}",
             "cancel": f"/api/v1/inference/{job.public_id}/cancel",
@@ -414,7 +419,7 @@ async def _job_action(request: Request, *, cancel: bool) -> Response:
                     if status.status == "succeeded"
                     else status.output,
                     error=status.error or "",
-                    compute_ms=status.usage.compute_ms,
+                    usage=status.usage,
                 )
         return JSONResponse(_job_body(job, slug, version), headers={"X-Request-ID": request_id})
     except (ApplicationError, ProviderError) as error:

@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -28,7 +29,7 @@ from django.db import transaction
 from modelmarket.billing.services.ledger import BalanceChange, credit_hold, credit_release
 from modelmarket.inference.entitlements import Price
 from modelmarket.inference.providers.base import Usage
-from modelmarket.usage.events import UsageRecord
+from modelmarket.usage.events import UsageRecord, is_charged
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,34 @@ local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
 if tonumber(ARGV[2]) > stored then redis.call('HSET', KEYS[1], 'balance', ARGV[1], 'version', ARGV[2]) end
 return 1
 """
+
+
+@dataclass(frozen=True, slots=True)
+class JobReservation:
+    """The credit a pay-as-you-go call reserved, held by the long job (202) the call became until the job ends: the
+    price at the time of the call, the amount, and where it is held (Redis' pending credit or the wallet's
+    `held_minor`). Kept with the job as JSON."""
+
+    price: Price
+    reserved_minor: int
+    in_redis: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "price": self.price.as_json(),
+            "reserved_minor": self.reserved_minor,
+            "in_redis": self.in_redis,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobReservation:
+        return cls(Price.from_json(data["price"]), int(data["reserved_minor"]), bool(data["in_redis"]))
+
+    def cost_minor(self, status: str, usage: Usage) -> int:
+        """What the job costs, as any call that ended so (a failed one nothing), never more than was reserved."""
+        if not is_charged(status, output_tokens=usage.output_tokens):
+            return 0
+        return min(self.price.cost_minor(usage), self.reserved_minor)
 
 
 def worst_case_usage(*, input_bytes: int, max_output_tokens: Any, seconds: float) -> Usage:
@@ -203,18 +232,47 @@ def usage_and_charges_write(records: Sequence[UsageRecord], *, redis_url: str = 
     return written
 
 
+def job_usage_write(record: UsageRecord, reservation: JobReservation | None, *, redis_url: str = "") -> None:
+    """A long job's end, in the caller's transaction: its usage event and cost, booked as any call's
+    (`usage_and_charges_write`; `record.cost_minor` from `JobReservation.cost_minor`), and what the reservation held
+    beyond that cost given back (from Redis once the transaction commits)."""
+    in_redis = reservation is not None and reservation.in_redis
+    usage_and_charges_write([record], redis_url=redis_url if in_redis else "")
+    unused = reservation.reserved_minor - record.cost_minor if reservation is not None else 0
+    if reservation is None or unused <= 0:
+        return
+    account_id = reservation.price.wallet_account_id
+    if in_redis:
+        transaction.on_commit(lambda: _redis_release(redis_url, [(account_id, unused)]))
+    else:
+        credit_release(account_id=account_id, amount_minor=unused)
+
+
 def _pending_release(redis_url: str, charges: Sequence[Any]) -> None:
     from modelmarket.billing.services.ledger import buyer_wallet
+
+    try:
+        releases = [
+            (buyer_wallet(user_id=charge.buyer_id, currency=charge.currency).pk, charge.cost_minor)
+            for charge in charges
+        ]
+    except Exception:
+        logger.exception("finding the wallets whose booked credit Redis holds failed")
+        return
+    _redis_release(redis_url, releases)
+
+
+def _redis_release(redis_url: str, releases: Sequence[tuple[int, int]]) -> None:
+    """Lower the pending credit of wallets in Redis: (wallet account id, amount) pairs."""
     from modelmarket.core.redis import redis_client
 
     client = redis_client(redis_url)
     release = client.register_script(_RELEASE)
     try:
-        for charge in charges:
-            account = buyer_wallet(user_id=charge.buyer_id, currency=charge.currency)
-            release(keys=[credit_key(account.pk)], args=[charge.cost_minor])
+        for account_id, amount_minor in releases:
+            release(keys=[credit_key(account_id)], args=[amount_minor])
     except Exception:
-        logger.exception("releasing booked credit in Redis failed")
+        logger.exception("releasing credit in Redis failed")
 
 
 def redis_balances_refresh(changes: list[BalanceChange]) -> None:

@@ -33,14 +33,14 @@ from modelmarket.core.exceptions import (
     RateLimited,
 )
 from modelmarket.inference.entitlements import Grant
-from modelmarket.inference.gateway.credit import CreditReserver
+from modelmarket.inference.gateway.credit import CreditReserver, JobReservation, uses_redis
 from modelmarket.inference.gateway.directory import Directory
 from modelmarket.inference.gateway.limits import Admission, Limiter
 from modelmarket.inference.gateway.metering import UsageMeter
 from modelmarket.inference.gateway.reliability import CircuitBreakers
 from modelmarket.inference.providers.base import CallContext, ProviderError, Target, Usage
 from modelmarket.inference.selectors import Listing
-from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus
+from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus, is_charged
 
 logger = logging.getLogger(__name__)
 
@@ -141,11 +141,8 @@ class Call:
             return
         self.finished = True
         usage = usage or Usage()
-        charged = status in (UsageStatus.SUCCEEDED, UsageStatus.CLIENT_DISCONNECTED) or (
-            status == UsageStatus.UPSTREAM_ERROR and usage.output_tokens > 0
-        )
         price = self.grant.price if self.grant else None
-        if price is not None and charged:
+        if price is not None and is_charged(status, output_tokens=usage.output_tokens):
             # Never more than was reserved: the reservation bounds what the caller agreed to risk.
             self.cost_minor = min(price.cost_minor(usage), self.reserved_minor)
         if price is not None and self.reserved_minor:
@@ -183,14 +180,22 @@ class Call:
                 tokens=usage.input_tokens + usage.output_tokens,
             )
 
-    def defer_to_job(self) -> None:
-        """The call became a long job (202): its one usage event is recorded when the job ends, with the compute
-        time the provider reports then (`inference.services.inference_job_update`). Pay-as-you-go credit reserved
-        for it is given back: long jobs are not charged per use yet."""
-        self.finished = True
+    def job_reservation(self) -> JobReservation | None:
+        """The pay-as-you-go credit reserved for this call, to stay held while the long job it became runs."""
         price = self.grant.price if self.grant else None
-        if price is not None and self.reserved_minor:
-            self.gateway.credit.settle(price, reserved_minor=self.reserved_minor, cost_minor=0)
+        if price is None or not self.reserved_minor:
+            return None
+        return JobReservation(
+            price=price,
+            reserved_minor=self.reserved_minor,
+            in_redis=uses_redis(self.gateway.redis, price),
+        )
+
+    def defer_to_job(self) -> None:
+        """The call became a long job (202), which now holds the call's reservation (`job_reservation`): its one
+        usage event is recorded and its cost settled when the job ends, with the compute time the provider reports
+        then (`inference.services.inference_job_update`)."""
+        self.finished = True
 
     def fail(self, error: ProviderError | ApplicationError, usage: Usage | None = None) -> None:
         status = _usage_status_for(error)

@@ -55,6 +55,8 @@ class InferenceJobOut(BaseModel):
     error: str | None = None
     created_at: str
     completed_at: str | None = None
+    cost: Cost | None = None  # once the job has ended
+    urls: dict[str, str]  # "get" (this status) and "cancel"
 
 
 class ChatMessage(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -82,3 +82,35 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return answers
+
+
+@pytest.fixture
+def replicate_listing(transactional_db: Any, creator: Any, settings: Any) -> Iterator[tuple[str, Any]]:
+    """A published Replicate listing whose predictions take 1.5 s on the fake Replicate (in a thread): calls become
+    long jobs (202). Yields the slug and the fake."""
+    from modelmarket.inference.tests.listings import published_listing
+    from modelmarket.inference.tests.upstreams_replicate import (
+        REPLICATE_TEST_TOKEN,
+        FakeReplicate,
+        ModelScript,
+        serve_in_thread,
+    )
+
+    fake = FakeReplicate()
+    fake.wait_limit_seconds = 1  # Replicate holds `Prefer: wait` up to 60 s; a second keeps the test short
+    fake.add_model(
+        "acme/slow-painter", ModelScript(output=["https://example.com/out.png"], duration_seconds=1.5)
+    )
+    with serve_in_thread(fake) as base_url:
+        settings.REPLICATE_API_BASE = base_url
+        settings.REPLICATE_API_TOKEN = REPLICATE_TEST_TOKEN
+        settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
+        model = published_listing(
+            creator,
+            name="Slow painter",
+            task="text-to-image",
+            source="replicate",
+            external_id="acme/slow-painter",
+            runtime={"provider": "replicate", "model_id": "acme/slow-painter"},
+        )
+        yield model.slug, fake

@@ -18,6 +18,7 @@ from modelmarket.catalog.demo.loader import demo_catalog_load
 from modelmarket.catalog.models import AIModel
 from modelmarket.catalog.services.models import model_create, model_publish, version_create, version_publish
 from modelmarket.inference.gateway.app import build_app
+from modelmarket.inference.tests.listings import published_listing
 from modelmarket.usage.models import UsageEvent
 
 IRIS = "iris-species-classifier"
@@ -38,19 +39,6 @@ def gateway(transactional_db: Any) -> Iterator[TestClient]:
 
 def _auth(raw: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw}"}
-
-
-def _published_listing(
-    creator: Any, *, runtime: dict[str, Any], input_schema: dict | None = None, **fields: Any
-) -> AIModel:
-    """A published listing with one published version running on `runtime`, made through the catalog's services."""
-    model = model_create(actor=creator, license="mit", **fields)
-    version = version_create(
-        actor=creator, model=model, version="1.0.0", runtime=runtime, input_schema=input_schema
-    )
-    version_publish(actor=creator, version=version)
-    model_publish(actor=creator, model=model)
-    return model
 
 
 def test_native_call_runs_the_onnx_model_meters_it_and_says_who_served_it(demo, buyer, api_key_for):
@@ -171,7 +159,7 @@ def chat_listing(transactional_db: Any, creator: Any, settings: Any) -> Iterator
 
     settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
     with FakeUpstreamThread() as upstream:
-        model = _published_listing(
+        model = published_listing(
             creator,
             name="Echo chat",
             task="chat",
@@ -290,7 +278,7 @@ def test_a_creators_upstream_secret_is_used_for_calls_and_never_shown(
 
     settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
     with FakeUpstreamThread(fake_openai_upstream, api_key="sk-creator-secret-f00d") as upstream:
-        model = _published_listing(
+        model = published_listing(
             creator,
             name="Private chat",
             task="chat",
@@ -398,33 +386,6 @@ async def test_a_client_leaving_mid_stream_cancels_upstream_and_pays_for_what_it
 
 
 # --- Long jobs (Replicate) ------------------------------------------------------------------------------------------
-@pytest.fixture
-def replicate_listing(transactional_db: Any, creator: Any, settings: Any) -> Iterator[tuple[str, Any]]:
-    from modelmarket.inference.tests.upstreams_replicate import (
-        REPLICATE_TEST_TOKEN,
-        FakeReplicate,
-        ModelScript,
-        serve_in_thread,
-    )
-
-    fake = FakeReplicate()
-    fake.wait_limit_seconds = 1  # Replicate holds `Prefer: wait` up to 60 s; a second keeps the test short
-    fake.add_model(
-        "acme/slow-painter", ModelScript(output=["https://example.com/out.png"], duration_seconds=1.5)
-    )
-    with serve_in_thread(fake) as base_url:
-        settings.REPLICATE_API_BASE = base_url
-        settings.REPLICATE_API_TOKEN = REPLICATE_TEST_TOKEN
-        settings.GATEWAY_ALLOWED_UPSTREAM_HOSTS = ["127.0.0.1"]
-        model = _published_listing(
-            creator,
-            name="Slow painter",
-            task="text-to-image",
-            source="replicate",
-            external_id="acme/slow-painter",
-            runtime={"provider": "replicate", "model_id": "acme/slow-painter"},
-        )
-        yield model.slug, fake
 
 
 def test_a_long_job_answers_202_and_is_polled_to_its_end(replicate_listing, buyer, api_key_for):
@@ -568,7 +529,7 @@ def test_a_hugging_face_task_model_answers_in_the_tasks_shape(
     with FakeUpstreamThread(fake_huggingface_upstream, task_answers={"acme/sentiment": answer}) as hub:
         settings.HUGGINGFACE_INFERENCE_BASE = hub.url
         settings.HUGGINGFACE_TOKEN = "hf_platform"
-        model = _published_listing(
+        model = published_listing(
             creator,
             name="Sentiment",
             task="text-classification",

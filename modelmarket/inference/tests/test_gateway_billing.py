@@ -223,3 +223,113 @@ def test_credit_holds_exactly_across_worker_processes(iris, buyer, api_key_for):
     assert (wallet.balance_minor, wallet.held_minor) == (0, 0)
     assert UsageEvent.objects.filter(status="succeeded", cost_minor=PER_CALL).count() == 30
     _ledger_balanced()
+
+
+# --- Long jobs ---------------------------------------------------------------------------------------------------
+PER_SECOND = 2000  # minor units of USDC per second of compute
+
+
+def _job_call(gateway: TestClient, slug: str, raw_key: str) -> Any:
+    return gateway.post(
+        f"/api/v1/models/{slug}/inference",
+        json={"input": {"prompt": "a fox"}},
+        headers={"Authorization": f"Bearer {raw_key}"},
+    )
+
+
+def _job_end(gateway: TestClient, job: dict[str, Any], raw_key: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while (state := gateway.get(job["urls"]["get"], headers={"Authorization": f"Bearer {raw_key}"}).json())[
+        "status"
+    ] in ("starting", "processing"):
+        assert state["cost"] is None  # not known before the job ends
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    return state
+
+
+@pytest.fixture(params=["redis", "database"])
+def credit_store(request: Any, settings: Any) -> str:
+    """Where the gateway holds reservations: Redis (when the run has one) or the wallet's row in the database."""
+    if request.param == "redis" and not settings.REDIS_URL:
+        pytest.skip("set REDIS_URL to hold credit in Redis")
+    if request.param == "database":
+        settings.REDIS_URL = ""
+    return str(request.param)
+
+
+def test_a_pay_as_you_go_long_job_holds_its_reservation_until_it_ends_then_pays_its_compute(
+    replicate_listing, buyer, api_key_for, settings, credit_store
+):
+    from modelmarket.inference.models import InferenceJob
+    from modelmarket.inference.services import inference_job_update
+
+    slug, _ = replicate_listing
+    model = AIModel.objects.get(slug=slug)
+    _payg(model, price_per_request=PER_CALL, price_per_compute_second=PER_SECOND)
+    worst_case = PER_CALL + settings.GATEWAY_TIMEOUT_SECONDS * PER_SECOND
+    top_up(buyer, currency="USDC", amount_minor=2 * worst_case - 1)  # one worst case, not two
+    raw = api_key_for(buyer, requests_per_minute=1000)
+    with TestClient(build_app()) as gateway:
+        accepted = _job_call(gateway, slug, raw)
+        assert accepted.status_code == 202, accepted.text
+        # The job holds its call's reservation while it runs: a second call finds too little credit.
+        refused = _job_call(gateway, slug, raw)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (402, "insufficient_credit")
+        ended = _job_end(gateway, accepted.json(), raw)
+        assert ended["status"] == "succeeded"
+        job = InferenceJob.objects.get(public_id=ended["id"])
+        cost = PER_CALL + round(job.compute_ms * PER_SECOND / 1000)
+        assert job.compute_ms > 0
+        assert ended["cost"] == {"amount_minor": cost, "currency": "USDC"}
+        # What the job did not use is free again: the next call is accepted.
+        assert _job_call(gateway, slug, raw).status_code == 202
+    event = UsageEvent.objects.get(event_id=job.event_id)
+    assert (event.status, event.cost_minor, event.currency, event.compute_ms) == (
+        "succeeded",
+        cost,
+        "USDC",
+        job.compute_ms,
+    )
+    # A poller that saw the job running before it ended changes nothing and charges nothing again.
+    stale = InferenceJob.objects.get(pk=job.pk)
+    stale.status, stale.completed_at = "processing", None
+    inference_job_update(job=stale, status="succeeded", usage=Usage(compute_ms=10**6))
+    job.refresh_from_db()
+    assert job.cost_minor == cost
+    wallet = buyer_wallet(user_id=buyer.pk, currency="USDC")
+    wallet.refresh_from_db()
+    assert wallet.balance_minor == 2 * worst_case - 1 - cost
+    earnings = LedgerAccount.objects.get(
+        kind=AccountKind.CREATOR_EARNINGS, user=model.creator, currency="USDC"
+    )
+    assert earnings.balance_minor > 0
+    assert UsageEvent.objects.filter(cost_minor__gt=0).count() == 1
+    _ledger_balanced()
+
+
+def test_a_failed_long_job_costs_nothing_and_gives_its_reservation_back(
+    replicate_listing, buyer, api_key_for, settings, credit_store
+):
+    from modelmarket.inference.tests.upstreams_replicate import ModelScript
+
+    slug, fake = replicate_listing
+    fake.add_model(
+        "acme/slow-painter", ModelScript(output=[], duration_seconds=1.5, error="CUDA out of memory")
+    )
+    model = AIModel.objects.get(slug=slug)
+    _payg(model, price_per_request=PER_CALL, price_per_compute_second=PER_SECOND)
+    worst_case = PER_CALL + settings.GATEWAY_TIMEOUT_SECONDS * PER_SECOND
+    top_up(buyer, currency="USDC", amount_minor=worst_case)
+    raw = api_key_for(buyer, requests_per_minute=1000)
+    with TestClient(build_app()) as gateway:
+        accepted = _job_call(gateway, slug, raw)
+        assert accepted.status_code == 202, accepted.text
+        ended = _job_end(gateway, accepted.json(), raw)
+        assert (ended["status"], ended["cost"]) == ("failed", {"amount_minor": 0, "currency": "USDC"})
+        assert _job_call(gateway, slug, raw).status_code == 202  # the whole reservation came back
+    wallet = buyer_wallet(user_id=buyer.pk, currency="USDC")
+    wallet.refresh_from_db()
+    assert wallet.balance_minor == worst_case
+    assert UsageEvent.objects.get(status="upstream_error").cost_minor == 0
+    _ledger_balanced()
