@@ -20,6 +20,7 @@ class UsageStatus(models.TextChoices):
     UPSTREAM_ERROR = "upstream_error", "Provider error"
     TIMEOUT = "timeout", "Timed out"
     CLIENT_DISCONNECTED = "client_disconnected", "Client disconnected"
+    SERVER_ERROR = "server_error", "Server error (the gateway's own fault, not the model's)"
 
 
 def is_charged(status: str, *, output_tokens: int) -> bool:

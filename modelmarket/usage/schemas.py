@@ -19,7 +19,8 @@ class TrackedEventIn(StrictIn):
     )
     status: str = Field(
         default="succeeded",
-        description="succeeded, accepted, invalid_input, rejected, upstream_error, timeout or client_disconnected.",
+        description="succeeded, accepted, invalid_input, rejected, upstream_error, timeout, client_disconnected "
+        "or server_error.",
     )
     started_at: datetime = Field(
         description="When the call started, with a UTC offset; not in the future, at most 7 days old."

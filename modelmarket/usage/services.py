@@ -515,6 +515,7 @@ TRACK_DEFAULT_HTTP_STATUS = {
     UsageStatus.UPSTREAM_ERROR: 502,
     UsageStatus.TIMEOUT: 504,
     UsageStatus.CLIENT_DISCONNECTED: 499,
+    UsageStatus.SERVER_ERROR: 500,
 }
 
 

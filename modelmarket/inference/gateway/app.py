@@ -255,6 +255,16 @@ async def native_inference(request: Request) -> Response:
         return JSONResponse(_native_body(call, output, result.usage), headers=_headers(call, request_id))
     except (ApplicationError, ProviderError) as error:
         return error_response(error, request_id, call.headers() if call else None)
+    except Exception:
+        _finish_after_fault(call)
+        raise
+
+
+def _finish_after_fault(call: Call | None) -> None:
+    """A call our own code failed (answered 500 by `_server_error`) is still metered once, costs nothing and gives
+    its credit reservation back."""
+    if call is not None:
+        call.finish(UsageStatus.SERVER_ERROR, http_status=500, error_code="server_error")
 
 
 def _max_output_tokens(parameters: dict[str, Any]) -> Any:
@@ -482,6 +492,9 @@ async def openai_chat(request: Request) -> Response:
         return JSONResponse(completion, headers=_headers(call, request_id))
     except (ApplicationError, ProviderError) as error:
         return openai_error_response(error, request_id, call.headers() if call else None)
+    except Exception:
+        _finish_after_fault(call)
+        raise
 
 
 def _chat_usage(item: dict[str, Any]) -> Usage | None:

@@ -156,6 +156,35 @@ def test_failed_calls_reserve_but_cost_nothing(iris, buyer, api_key_for):
     assert (wallet.balance_minor, wallet.held_minor) == (0, 0)
 
 
+def test_a_call_our_own_code_fails_is_metered_once_costs_nothing_and_gives_its_credit_back(
+    iris, buyer, api_key_for, monkeypatch
+):
+    from modelmarket.inference import adapters
+
+    _payg(iris)
+    top_up(buyer, currency="USDC", amount_minor=PER_CALL)
+    raw = api_key_for(buyer)
+    real_output = adapters.task_output
+
+    def broken_output(target: Any, output: Any) -> Any:
+        raise RuntimeError("a bug in the gateway")
+
+    with TestClient(build_app(), raise_server_exceptions=False) as gateway:
+        monkeypatch.setattr(adapters, "task_output", broken_output)
+        failed = _call(gateway, raw)
+        monkeypatch.setattr(adapters, "task_output", real_output)
+        assert (failed.status_code, failed.json()["error"]["code"]) == (500, "server_error")
+        assert _call(gateway, raw).status_code == 200  # the failed call's reservation was given back
+    assert sorted(UsageEvent.objects.values_list("status", "cost_minor")) == [
+        ("server_error", 0),
+        ("succeeded", PER_CALL),
+    ]
+    wallet = buyer_wallet(user_id=buyer.pk, currency="USDC")
+    wallet.refresh_from_db()
+    assert (wallet.balance_minor, wallet.held_minor) == (0, 0)
+    _ledger_balanced()
+
+
 def test_concurrent_calls_never_spend_more_credit_than_there_is(iris, buyer, api_key_for):
     _payg(iris)
     top_up(buyer, currency="USDC", amount_minor=10 * PER_CALL)
