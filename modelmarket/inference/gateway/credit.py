@@ -266,9 +266,8 @@ def _redis_release(redis_url: str, releases: Sequence[tuple[int, int]]) -> None:
     """Lower the pending credit of wallets in Redis: (wallet account id, amount) pairs."""
     from modelmarket.core.redis import redis_client
 
-    client = redis_client(redis_url)
-    release = client.register_script(_RELEASE)
     try:
+        release = redis_client(redis_url).register_script(_RELEASE)
         for account_id, amount_minor in releases:
             release(keys=[credit_key(account_id)], args=[amount_minor])
     except Exception:
