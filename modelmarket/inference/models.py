@@ -65,6 +65,8 @@ class InferenceJob(TimestampedModel):
     # Pay as you go: the credit reserved for the call stays held while the job runs (its price, wallet, amount and
     # where it is held, `gateway.credit.JobReservation`); the job's cost is settled against it when it ends.
     reservation = models.JSONField(null=True, blank=True, editable=False)
+    # The plan's token quota the job's tokens count against when it ends (`gateway.limits.TokenTally`), if any.
+    token_tally = models.JSONField(null=True, blank=True, editable=False)
     cost_minor = models.PositiveBigIntegerField(default=0)
     currency = models.CharField(max_length=10, blank=True)
 

@@ -14,6 +14,7 @@ from modelmarket.core.crypto import encrypt_bytes
 from modelmarket.core.exceptions import NotFound, ValidationFailed
 from modelmarket.core.generation import generation_bump
 from modelmarket.inference.gateway.credit import JobReservation, job_usage_write
+from modelmarket.inference.gateway.limits import TokenTally, tokens_add_now
 from modelmarket.inference.models import InferenceJob, ListingGatewayConfig
 from modelmarket.inference.providers.base import Usage
 from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus
@@ -79,10 +80,12 @@ def inference_job_create(
     source: str,
     request_id: str = "",
     reservation: JobReservation | None = None,
+    token_tally: TokenTally | None = None,
 ) -> InferenceJob:
     """Keep a job the provider is still running. `event_id`, `source` and `request_id` are the call's metering,
     recorded as its one usage event when the job ends (`inference_job_update`); `reservation`, the pay-as-you-go
-    credit the call reserved, stays held until then."""
+    credit the call reserved, stays held until then; `token_tally` says which token quota its tokens then count
+    against."""
     return InferenceJob.objects.create(
         user_id=user_id,
         api_key_id=api_key_id,
@@ -97,6 +100,7 @@ def inference_job_create(
         request_id=request_id[:200],
         reservation=reservation.as_json() if reservation is not None else None,
         currency=reservation.price.currency if reservation is not None else "",
+        token_tally=token_tally.as_json() if token_tally is not None else None,
     )
 
 
@@ -149,7 +153,25 @@ def inference_job_update(
         job.refresh_from_db()
         if updated and terminal and job.event_id:
             job_usage_write(_job_usage_record(job), reservation, redis_url=settings.REDIS_URL)
+        if updated and terminal and job.token_tally:
+            _job_tokens_count(TokenTally.from_json(job.token_tally), job.input_tokens + job.output_tokens)
     return job
+
+
+def _job_tokens_count(tally: TokenTally, tokens: int) -> None:
+    """Count an ended job's tokens against its plan's token quota, as the gateway does for its calls: in Redis once
+    the transaction commits, else in the database within it."""
+    if not settings.REDIS_URL:
+        tokens_add_now(tally, tokens)
+        return
+
+    def count() -> None:
+        try:
+            tokens_add_now(tally, tokens, redis_url=settings.REDIS_URL)
+        except Exception:
+            logger.exception("counting a job's tokens against its quota failed")
+
+    transaction.on_commit(count)
 
 
 def _job_usage_record(job: InferenceJob) -> UsageRecord:

@@ -356,6 +356,7 @@ async def _job_accepted(call: Call, job: JobRef) -> Response:
         source=call.caller.source,
         request_id=call.request_id,
         reservation=call.job_reservation(),
+        token_tally=call.job_token_tally(),
     )
     call.defer_to_job()
     return JSONResponse(

@@ -107,8 +107,54 @@ class Buckets:
             f"{prefix}:rpm:{self.caller}:{self.window_start}",
             f"{prefix}:plan-rpm:{self.plan}:{self.window_start}",
             f"{prefix}:quota-requests:{self.plan}:{self.period_start}",
-            f"{prefix}:quota-tokens:{self.plan}:{self.period_start}",
+            _tokens_key(self.plan, self.period_start),
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTally:
+    """Where a call's tokens count against its plan's token quota: the plan bucket and the quota period the call
+    started in. A long job (202) keeps it, to count its tokens when it ends (`tokens_add_now`)."""
+
+    bucket: str  # "<user id>:<model id>"
+    period_start: int
+    period_end: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "period_start": self.period_start, "period_end": self.period_end}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TokenTally:
+        return cls(str(data["bucket"]), int(data["period_start"]), int(data["period_end"]))
+
+
+def token_tally(*, user_id: int, model_id: int, grant: Grant, now: float | None = None) -> TokenTally | None:
+    """The tally a call's tokens go to; None when its plan has no token quota."""
+    if not grant.token_quota:
+        return None
+    period_start, period_end = period_bounds(grant.quota_period, time.time() if now is None else now)
+    return TokenTally(f"{user_id}:{model_id}", period_start, period_end)
+
+
+def tokens_add_now(tally: TokenTally, tokens: int, *, redis_url: str = "") -> None:
+    """Count tokens against a token quota at once, from synchronous code (a long job's end): in Redis when
+    `redis_url` is given, else in the database (in the caller's transaction)."""
+    if tokens <= 0:
+        return
+    if redis_url:
+        from modelmarket.core.redis import redis_client
+
+        key = _tokens_key(tally.bucket, tally.period_start)
+        pipe = redis_client(redis_url).pipeline(transaction=False)
+        pipe.incrby(key, tokens)
+        pipe.expire(key, max(60, tally.period_end - int(time.time()) + 60))
+        pipe.execute()
+    else:
+        _tokens_add_in_database([(f"tokens:{tally.bucket}", tally.period_start, tokens)])
+
+
+def _tokens_key(bucket: str, period_start: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:gw:quota-tokens:{bucket}:{period_start}"
 
 
 class Limiter:
@@ -158,11 +204,10 @@ class Limiter:
         """Count a finished call's tokens against the plan's token quota (when it has one). Tallied in memory and
         written by `tokens_flush` every TOKEN_FLUSH_SECONDS, so a call costs one round trip to the store, not two;
         the period is fixed now, so tokens used just before midnight count for that day."""
-        if not grant.token_quota or tokens <= 0:
+        tally = token_tally(user_id=user_id, model_id=model_id, grant=grant)
+        if tally is None or tokens <= 0:
             return
-        now = time.time()
-        period_start, period_end = period_bounds(grant.quota_period, now)
-        key = (f"{user_id}:{model_id}", period_start, period_end)
+        key = (tally.bucket, tally.period_start, tally.period_end)
         self.pending_tokens[key] = self.pending_tokens.get(key, 0) + tokens
 
     async def tokens_flush(self) -> None:
@@ -175,7 +220,7 @@ class Limiter:
                 now = int(time.time())
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for (bucket, period_start, period_end), tokens in pending.items():
-                        key = f"{settings.REDIS_KEY_PREFIX}:gw:quota-tokens:{bucket}:{period_start}"
+                        key = _tokens_key(bucket, period_start)
                         pipe.incrby(key, tokens)
                         pipe.expire(key, period_end - now + 60)
                     await pipe.execute()

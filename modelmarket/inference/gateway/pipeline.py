@@ -35,7 +35,7 @@ from modelmarket.core.exceptions import (
 from modelmarket.inference.entitlements import Grant
 from modelmarket.inference.gateway.credit import CreditReserver, JobReservation, uses_redis
 from modelmarket.inference.gateway.directory import Directory
-from modelmarket.inference.gateway.limits import Admission, Limiter
+from modelmarket.inference.gateway.limits import Admission, Limiter, TokenTally, token_tally
 from modelmarket.inference.gateway.metering import UsageMeter
 from modelmarket.inference.gateway.reliability import CircuitBreakers
 from modelmarket.inference.providers.base import CallContext, ProviderError, Target, Usage
@@ -190,6 +190,12 @@ class Call:
             reserved_minor=self.reserved_minor,
             in_redis=uses_redis(self.gateway.redis, price),
         )
+
+    def job_token_tally(self) -> TokenTally | None:
+        """Where the long job this call became counts its tokens when it ends (None: no token quota)."""
+        if self.grant is None:
+            return None
+        return token_tally(user_id=self.caller.user_id, model_id=self.listing.model_id, grant=self.grant)
 
     def defer_to_job(self) -> None:
         """The call became a long job (202), which now holds the call's reservation (`job_reservation`): its one

@@ -362,3 +362,26 @@ def test_a_failed_long_job_costs_nothing_and_gives_its_reservation_back(
     assert wallet.balance_minor == worst_case
     assert UsageEvent.objects.get(status="upstream_error").cost_minor == 0
     _ledger_balanced()
+
+
+def test_a_long_jobs_tokens_count_against_its_plans_token_quota_when_it_ends(
+    replicate_listing, buyer, api_key_for, credit_store
+):
+    from modelmarket.inference.tests.upstreams_replicate import ModelScript
+
+    slug, fake = replicate_listing
+    fake.add_model(
+        "acme/slow-painter",
+        ModelScript(output=["https://example.com/out.png"], duration_seconds=1.5, token_counts=(6, 6)),
+    )
+    make_plan(
+        AIModel.objects.get(slug=slug), name="Free", kind=PlanKind.FREE, token_quota=10, quota_period="day"
+    )
+    raw = api_key_for(buyer, requests_per_minute=1000)
+    with TestClient(build_app()) as gateway:
+        accepted = _job_call(gateway, slug, raw)
+        assert accepted.status_code == 202, accepted.text
+        assert _job_call(gateway, slug, raw).status_code == 202  # no tokens used yet: under the quota
+        assert _job_end(gateway, accepted.json(), raw)["status"] == "succeeded"
+        refused = _job_call(gateway, slug, raw)  # 12 tokens used of 10
+    assert (refused.status_code, refused.json()["error"]["code"]) == (402, "token_quota_exhausted")
