@@ -7,48 +7,49 @@
     POST /v1/chat/completions                OpenAI-compatible chat, with and without streaming
 
 `config/asgi.py` sends these paths here and everything else to Django; `build_app()` also runs on its own
-(`granian --interface asgi modelmarket.inference.gateway.asgi:application`) to scale the gateway apart."""
+(`granian --interface asgi modelmarket.inference.gateway.asgi:application`) to scale the gateway apart. Reading
+requests and writing answers and errors: `http.py`; the long-job endpoints: `jobs.py`."""
 
 from __future__ import annotations
 
 import gc
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from modelmarket.core.exceptions import (
-    ApplicationError,
-    BadRequest,
-    PayloadTooLarge,
-    RateLimited,
-    ValidationFailed,
-)
-from modelmarket.core.ratelimit import client_address
+from modelmarket.core.exceptions import ApplicationError
 from modelmarket.inference import adapters
 from modelmarket.inference.gateway import calls
 from modelmarket.inference.gateway.credit import worst_case_usage
+from modelmarket.inference.gateway.http import (
+    SSE_HEADERS,
+    JSONResponse,
+    call_headers,
+    caller_of,
+    error_response,
+    gateway,
+    openai_error_response,
+    parse,
+    read_json,
+    request_id_of,
+)
+from modelmarket.inference.gateway.jobs import job_accepted, job_cancel, job_detail
 from modelmarket.inference.gateway.metering import UsageMeter
-from modelmarket.inference.gateway.pipeline import Call, Caller, Gateway, random_hex
+from modelmarket.inference.gateway.pipeline import Call, Gateway
 from modelmarket.inference.gateway.schemas import ChatCompletionIn, InferenceIn
-from modelmarket.inference.providers import provider_for
 from modelmarket.inference.providers.base import (
-    CallContext,
     InferenceCall,
     InferenceResult,
-    JobRef,
     ProviderError,
     StreamChunk,
     Target,
@@ -58,157 +59,6 @@ from modelmarket.inference.providers.validation import input_validate
 from modelmarket.usage.events import UsageStatus
 
 logger = logging.getLogger("modelmarket.gateway")
-
-
-class JSONResponse(Response):
-    """A JSON answer, encoded with orjson (several times faster than the standard library on the hot path), its
-    headers encoded here in one pass: Starlette's `init_headers` (a lowercased copy and a scan of every header for
-    the content type and length) cost a call more than encoding the body."""
-
-    media_type = "application/json"
-
-    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status_code
-        self.background = None
-        self.body = orjson.dumps(content)
-        self.raw_headers = [
-            (b"content-length", str(len(self.body)).encode("latin-1")),
-            (b"content-type", b"application/json"),
-        ]
-        if headers:
-            self.raw_headers.extend(
-                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
-            )
-
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-INFERENCE_SCOPE = "inference"
-
-
-# --- Errors, in our envelope or OpenAI's ---------------------------------------------------------------------------
-def _status_and_body(error: ApplicationError | ProviderError) -> tuple[int, str, str, dict[str, Any]]:
-    if isinstance(error, ProviderError):
-        return (
-            error.status,
-            error.code,
-            error.message,
-            {k: v for k, v in error.details.items() if k != "usage"},
-        )
-    return error.status_code, error.code, error.message, error.details
-
-
-def error_response(
-    error: ApplicationError | ProviderError, request_id: str, headers: dict[str, str] | None = None
-) -> Response:
-    status, code, message, details = _status_and_body(error)
-    headers = {**(headers or {}), "X-Request-ID": request_id}
-    _retry_after(error, headers)
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details}}, status, headers=headers
-    )
-
-
-_OPENAI_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "insufficient_quota",
-    403: "permission_error",
-    404: "invalid_request_error",
-    405: "invalid_request_error",
-    409: "invalid_request_error",
-    413: "invalid_request_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
-
-
-def openai_error_response(
-    error: ApplicationError | ProviderError, request_id: str, headers: dict[str, str] | None = None
-) -> Response:
-    status, code, message, details = _status_and_body(error)
-    param = details.get("param") if isinstance(details.get("param"), str) else None
-    body = {
-        "error": {
-            "message": message,
-            "type": _OPENAI_TYPES.get(status, "api_error"),
-            "param": param,
-            "code": code,
-        }
-    }
-    headers = {**(headers or {}), "X-Request-ID": request_id}
-    _retry_after(error, headers)
-    return JSONResponse(body, status, headers=headers)
-
-
-def _retry_after(error: ApplicationError | ProviderError, headers: dict[str, str]) -> None:
-    if isinstance(error, RateLimited):
-        headers["Retry-After"] = str(error.retry_after_seconds)
-    elif isinstance(error, ProviderError) and error.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(error.retry_after)))
-
-
-# --- Request helpers --------------------------------------------------------------------------------------------------
-def headers_of(request: Request) -> dict[str, str]:
-    """The request's headers as a dict, the first of repeated ones winning (as `dict(request.headers)` has it):
-    built once per request, straight from the ASGI scope."""
-    headers: dict[str, str] | None = request.scope.get("modelmarket.headers")
-    if headers is None:
-        headers = request.scope["modelmarket.headers"] = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in reversed(request.scope["headers"])
-        }
-    return headers
-
-
-def request_id_of(request: Request) -> str:
-    sent = headers_of(request).get("x-request-id", "")
-    return sent if 0 < len(sent) <= 200 and sent.isprintable() else random_hex()
-
-
-async def read_json(request: Request) -> Any:
-    """The body as JSON, refusing more than GATEWAY_MAX_REQUEST_BYTES before reading further."""
-    limit = settings.GATEWAY_MAX_REQUEST_BYTES
-    declared = headers_of(request).get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.", details={"max_bytes": limit})
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise PayloadTooLarge(
-                f"The request body is larger than {limit} bytes.", details={"max_bytes": limit}
-            )
-    request.state.body_bytes = len(body)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest("The request body is not valid JSON.", code="malformed_json") from exc
-
-
-def parse(model: type[Any], data: Any) -> Any:
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.", code="malformed_json")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {"location": [str(part) for part in error["loc"]], "message": error["msg"], "type": error["type"]}
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
-        first = errors[0]["location"] if errors else []
-        raise ValidationFailed(details={"errors": errors, "param": ".".join(first)}) from None
-
-
-def gateway(request: Request) -> Gateway:
-    return request.app.state.gateway
-
-
-async def caller_of(request: Request) -> Caller:
-    headers = headers_of(request)
-    peer = request.client.host if request.client else ""
-    client = client_address(peer, headers.get("x-forwarded-for", ""))
-    cookies = request.cookies if "cookie" in headers else {}  # parsed only when sent
-    return await gateway(request).caller(headers, cookies, request.method, INFERENCE_SCOPE, client)
 
 
 # --- Native API -------------------------------------------------------------------------------------------------
@@ -245,14 +95,14 @@ async def native_inference(request: Request) -> Response:
         )
         call.mark_first_byte()
         if result.job is not None:
-            return await _job_accepted(call, result.job)
+            return await job_accepted(call, result.job)
         try:
             output = adapters.task_output(call.target, result.output)
         except ProviderError as error:
             call.fail(error)
             raise
         call.finish(UsageStatus.SUCCEEDED, usage=result.usage)
-        return JSONResponse(_native_body(call, output, result.usage), headers=_headers(call, request_id))
+        return JSONResponse(_native_body(call, output, result.usage), headers=call_headers(call, request_id))
     except (ApplicationError, ProviderError) as error:
         return error_response(error, request_id, call.headers() if call else None)
     except Exception:
@@ -282,10 +132,6 @@ def _worst_case(call: Call, request: Request, max_output_tokens: Any) -> Usage:
     )
     input_bytes = getattr(request.state, "body_bytes", settings.GATEWAY_MAX_REQUEST_BYTES)
     return worst_case_usage(input_bytes=input_bytes, max_output_tokens=max_output_tokens, seconds=seconds)
-
-
-def _headers(call: Call, request_id: str) -> dict[str, str]:
-    return {**call.headers(), "X-Request-ID": request_id}
 
 
 def _usage_body(usage: Usage) -> dict[str, Any]:
@@ -336,105 +182,8 @@ async def _native_stream(call: Call, inference: Callable[[Target], InferenceCall
         delivered=calls.DeliveredCount(json.dumps(inference(call.target).input)),
     )
     return StreamingResponse(
-        body, media_type="text/event-stream", headers={**SSE_HEADERS, **_headers(call, call.request_id)}
+        body, media_type="text/event-stream", headers={**SSE_HEADERS, **call_headers(call, call.request_id)}
     )
-
-
-async def _job_accepted(call: Call, job: JobRef) -> Response:
-    from modelmarket.inference.services import inference_job_create
-
-    record = await sync_to_async(inference_job_create, thread_sensitive=False)(
-        user_id=call.caller.user_id,
-        api_key_id=call.caller.key_id,
-        model_id=call.listing.model_id,
-        version_id=call.target.version_id,
-        provider=call.target.provider,
-        provider_job_id=job.provider_job_id,
-        provider_urls=job.urls,
-        status=job.status,
-        event_id=call.id,
-        source=call.caller.source,
-        request_id=call.request_id,
-        reservation=call.job_reservation(),
-        token_tally=call.job_token_tally(),
-    )
-    call.defer_to_job()
-    return JSONResponse(
-        _job_body(record, call.listing.slug, call.target.version),
-        202,
-        headers=_headers(call, call.request_id),
-    )
-
-
-def _job_body(job: Any, slug: str, version: str) -> dict[str, Any]:
-    return {
-        "id": str(job.public_id),
-        "model": slug,
-        "version": version,
-        "provider": job.provider,
-        "status": job.status,
-        "output": job.output,
-        "error": job.error or None,
-        "created_at": job.created_at.isoformat(),
-        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
-        # What the job cost, once it ended (a pay-as-you-go job holds its call's reservation until then).
-        "cost": {"amount_minor": job.cost_minor, "currency": job.currency or "USD"}
-        if job.is_terminal
-        else None,
-        "urls": {
-            "get": f"/api/v1/inference/{job.public_id}",
-            "cancel": f"/api/v1/inference/{job.public_id}/cancel",
-        },
-    }
-
-
-async def job_detail(request: Request) -> Response:
-    return await _job_action(request, cancel=False)
-
-
-async def job_cancel(request: Request) -> Response:
-    return await _job_action(request, cancel=True)
-
-
-async def _job_action(request: Request, *, cancel: bool) -> Response:
-    from modelmarket.inference.selectors import inference_job_get
-    from modelmarket.inference.services import inference_job_update
-
-    request_id = request_id_of(request)
-    try:
-        caller = await caller_of(request)
-        job = await sync_to_async(inference_job_get, thread_sensitive=False)(
-            user_id=caller.user_id, public_id=request.path_params["job_id"]
-        )
-        slug, version = job.model.slug, job.version.version  # loaded with the job; refresh_from_db drops them
-        if not job.is_terminal:
-            gw = gateway(request)
-            listing = await gw.directory.listing(slug)
-            target = listing.versions.get(version) if listing else None
-            if target is not None:
-                ctx = CallContext(
-                    session=gw.session,
-                    deadline=time.monotonic() + 30,
-                    request_id=request_id,
-                    platform_credentials=gw.platform_credentials,
-                )
-                provider = provider_for(target.provider)
-                ref = JobRef(job.provider_job_id, "processing", job.provider_urls)
-                status = await (
-                    provider.job_cancel(target, ref, ctx) if cancel else provider.job_status(target, ref, ctx)
-                )
-                job = await sync_to_async(inference_job_update, thread_sensitive=False)(
-                    job=job,
-                    status=status.status,
-                    output=adapters.task_output(target, status.output)
-                    if status.status == "succeeded"
-                    else status.output,
-                    error=status.error or "",
-                    usage=status.usage,
-                )
-        return JSONResponse(_job_body(job, slug, version), headers={"X-Request-ID": request_id})
-    except (ApplicationError, ProviderError) as error:
-        return error_response(error, request_id)
 
 
 # --- OpenAI-compatible API --------------------------------------------------------------------------------------
@@ -490,7 +239,7 @@ async def openai_chat(request: Request) -> Response:
         usage = _chat_usage(completion)
         call.finish(UsageStatus.SUCCEEDED, usage=usage)
         completion["model"] = listing.slug if not version else payload.model
-        return JSONResponse(completion, headers=_headers(call, request_id))
+        return JSONResponse(completion, headers=call_headers(call, request_id))
     except (ApplicationError, ProviderError) as error:
         return openai_error_response(error, request_id, call.headers() if call else None)
     except Exception:
@@ -542,7 +291,7 @@ async def _chat_stream(call: Call, body: dict[str, Any], include_usage: bool) ->
         delivered=calls.DeliveredCount(prompt),
     )
     return StreamingResponse(
-        stream, media_type="text/event-stream", headers={**SSE_HEADERS, **_headers(call, call.request_id)}
+        stream, media_type="text/event-stream", headers={**SSE_HEADERS, **call_headers(call, call.request_id)}
     )
 
 
