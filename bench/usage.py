@@ -6,7 +6,7 @@ whole request through the API stack with a logged-in session), and of recording 
     .venv/bin/python -m bench.usage --database sqlite
     .venv/bin/python -m bench.usage --database postgres://postgres@127.0.0.1:5432/modelmarket
 
-The data goes through the same rollup code the gateway's batches use (`usage.services.rollups_apply`), a simulated
+The data goes through the same rollup code the gateway's batches use (`usage.services.record.rollups_apply`), a simulated
 day at a time, so the rollup tables hold exactly what 10 million recorded calls would leave. Traffic is skewed as
 marketplaces are: listing popularity and buyer activity follow Zipf laws (the busiest buyer makes about a tenth of
 all calls), one creator owns dozens of listings, most own one or two. Raw events are not generated: reads never
@@ -200,7 +200,7 @@ def _simulate(events: int, creators: list[Any], buyers: list[Any], models: list[
     from django.db import connection, transaction
 
     from modelmarket.usage.events import UsageRecord
-    from modelmarket.usage.services import rollups_apply
+    from modelmarket.usage.services.record import rollups_apply
 
     rng = random.Random(11)  # noqa: S311 - reproducible test data
     profiles = _buyer_profiles(rng, buyers, models)
@@ -318,7 +318,7 @@ def measure_writes(runs: int) -> list[float]:
     from modelmarket.accounts.models import User
     from modelmarket.catalog.models import AIModel
     from modelmarket.usage.events import UsageRecord
-    from modelmarket.usage.services import usage_events_record
+    from modelmarket.usage.services.record import usage_events_record
 
     rng = random.Random()  # noqa: S311 - fresh event ids each run
     model_ids = list(AIModel.objects.filter(slug__startswith="write-bench-").values_list("pk", flat=True))

@@ -12,8 +12,9 @@ from pydantic import Field
 from modelmarket.accounts.authentication import BearerKeyAuth, HeaderKeyAuth, api_auth
 from modelmarket.accounts.models import ApiKeyScope, User
 from modelmarket.core.api.schemas import ERROR_RESPONSES
-from modelmarket.usage import selectors, services
+from modelmarket.usage import selectors
 from modelmarket.usage.schemas import CreatorAnalyticsOut, TrackIn, TrackOut, UsageStatsOut, UsageSummaryOut
+from modelmarket.usage.services.track import TrackedCall, usage_events_track
 
 router = Router(tags=["usage"])
 READ = api_auth(ApiKeyScope.READ)
@@ -53,8 +54,8 @@ def track_usage(request: HttpRequest, payload: TrackIn) -> dict[str, Any]:
     """Report calls your self-hosted model served (up to 1,000 per request), so they count in your analytics.
     Needs an API key with the `inference` scope, owned by the listing's creator. Idempotent per `event_id`;
     one invalid event and nothing is recorded (422 with the event's index)."""
-    calls = [services.TrackedCall(**event.model_dump()) for event in payload.events]
-    result = services.usage_events_track(actor=_user(request), model_slug=payload.model, calls=calls)
+    calls = [TrackedCall(**event.model_dump()) for event in payload.events]
+    result = usage_events_track(actor=_user(request), model_slug=payload.model, calls=calls)
     return {
         "model": result.model.slug,
         "received": result.received,

@@ -1,6 +1,6 @@
 """What the gateway hands to metering: one `UsageRecord` per call that reached it, whatever its outcome.
 
-Plain data (no ORM), so the gateway builds them on the hot path and `usage.services.usage_events_record` writes
+Plain data (no ORM), so the gateway builds them on the hot path and `usage.services.record.usage_events_record` writes
 them in batches."""
 
 from __future__ import annotations

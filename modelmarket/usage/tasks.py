@@ -10,7 +10,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 
-from modelmarket.usage import services
+from modelmarket.usage.services import retention
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +20,6 @@ logger = logging.getLogger(__name__)
 def usage_events_purge() -> None:
     """Delete raw events past the retention horizon, a chunk per transaction."""
     horizon = timezone.now() - timedelta(days=settings.USAGE_EVENT_RETENTION_DAYS)
-    deleted = services.usage_events_purge(started_before=horizon)
+    deleted = retention.usage_events_purge(started_before=horizon)
     if deleted:
         logger.info("usage events purged", extra={"count": deleted, "started_before": horizon.isoformat()})

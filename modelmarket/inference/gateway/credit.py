@@ -198,7 +198,7 @@ def usage_and_charges_write(records: Sequence[UsageRecord], *, redis_url: str = 
     from modelmarket.billing.models import Currency
     from modelmarket.billing.services.accounting import UsageCharge, usage_charges_book
     from modelmarket.catalog.models import AIModel
-    from modelmarket.usage.services import usage_events_record
+    from modelmarket.usage.services.record import usage_events_record
 
     charged = [record for record in records if record.cost_minor > 0]
     if not charged:

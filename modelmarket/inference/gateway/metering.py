@@ -1,5 +1,5 @@
 """The gateway's usage buffer: every call appends one `UsageRecord` (no I/O on the response path); a background task
-writes the buffer in batches every `interval` seconds through `usage.services.usage_events_record`, and the last
+writes the buffer in batches every `interval` seconds through `usage.services.record.usage_events_record`, and the last
 batch is written when the worker shuts down. A failed write keeps the batch and tries again on the next tick, so a
 database hiccup delays events but loses none."""
 

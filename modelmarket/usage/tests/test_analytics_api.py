@@ -12,7 +12,7 @@ from modelmarket.catalog.vocabulary import ModelStatus
 from modelmarket.usage.events import UsageSource, UsageStatus
 from modelmarket.usage.latency import bucket_value_ms, latency_bucket
 from modelmarket.usage.rollup_keys import buyer_window_bit
-from modelmarket.usage.services import usage_events_record
+from modelmarket.usage.services.record import usage_events_record
 from modelmarket.usage.tests.factories import AIModelFactory, usage_record
 
 pytestmark = pytest.mark.django_db

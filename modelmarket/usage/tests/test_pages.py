@@ -19,7 +19,7 @@ from modelmarket.catalog.tests.test_search import listing
 from modelmarket.usage.events import UsageStatus
 from modelmarket.usage.health import model_health_24h
 from modelmarket.usage.latency import bucket_value_ms, latency_bucket
-from modelmarket.usage.services import usage_events_record
+from modelmarket.usage.services.record import usage_events_record
 from modelmarket.usage.tests.factories import AIModelFactory, usage_record
 from modelmarket.usage.views import bar_chart, day_label, money
 

@@ -24,7 +24,8 @@ from modelmarket.usage.models import (
     UsageHourly,
 )
 from modelmarket.usage.rollup_keys import buyer_window_bit
-from modelmarket.usage.services import usage_events_purge, usage_events_record
+from modelmarket.usage.services.record import usage_events_record
+from modelmarket.usage.services.retention import usage_events_purge
 from modelmarket.usage.tasks import usage_events_purge as usage_events_purge_task
 from modelmarket.usage.tests.factories import AIModelFactory, ModelVersionFactory, usage_record
 
@@ -300,9 +301,9 @@ def test_purge_deletes_old_raw_events_and_keeps_rollups(buyer, settings):
 
 
 def test_purge_works_through_many_chunks(monkeypatch):
-    from modelmarket.usage import services
+    from modelmarket.usage.services import retention
 
-    monkeypatch.setattr(services, "PURGE_CHUNK", 2)
+    monkeypatch.setattr(retention, "PURGE_CHUNK", 2)
     model = AIModelFactory()
     usage_events_record(records=[usage_record(model, started_at=T0, event_id=str(n)) for n in range(5)])
     assert usage_events_purge(started_before=T0) == 0

@@ -10,7 +10,7 @@ from modelmarket.accounts.services import api_key_create
 from modelmarket.accounts.tests.factories import make_user
 from modelmarket.catalog.vocabulary import ModelStatus
 from modelmarket.usage.events import UsageStatus
-from modelmarket.usage.services import usage_events_record
+from modelmarket.usage.services.record import usage_events_record
 from modelmarket.usage.tests.factories import AIModelFactory, usage_record
 
 pytestmark = pytest.mark.django_db

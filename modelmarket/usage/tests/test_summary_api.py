@@ -10,7 +10,7 @@ from django.utils import timezone
 from modelmarket.accounts.tests.factories import make_user
 from modelmarket.usage.events import UsageStatus
 from modelmarket.usage.selectors import month_bounds
-from modelmarket.usage.services import usage_events_record
+from modelmarket.usage.services.record import usage_events_record
 from modelmarket.usage.tests.factories import AIModelFactory, usage_record
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,4 @@
-"""Metering writes: record batches of usage events with their rollups, accept creators' tracked calls, and purge
-old raw events.
+"""Recording usage: batches of usage events with their rollups, in one transaction.
 
 `usage_events_record` is the one writer of events and rollups. It runs in the gateway's flush thread, so it is
 written for speed (one `INSERT ... ON CONFLICT DO NOTHING RETURNING` for the events, one
@@ -14,7 +13,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, cast
 
@@ -26,8 +25,6 @@ from django.utils.dateparse import parse_datetime
 
 from modelmarket.accounts.models import ApiKey, User
 from modelmarket.catalog.models import AIModel, ModelVersion
-from modelmarket.catalog.selectors.models import model_get_for_editing, versions_visible_to
-from modelmarket.core.exceptions import NotFound, ValidationFailed
 from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus
 from modelmarket.usage.latency import latency_bucket
 from modelmarket.usage.models import (
@@ -499,161 +496,3 @@ def _rollups_add(cursor: Any, events: Iterable[tuple[EventKey, UsageRecord]]) ->
     _upsert(
         cursor, ModelBuyerDays, ("days",), [(*key, bits) for key, bits in deltas.buyers.items()], combine="|"
     )
-
-
-# --- Calls reported by creators (POST /usage/track) -------------------------------------------------------------
-
-TRACK_MAX_AGE = timedelta(days=7)
-TRACK_CLOCK_SKEW = timedelta(minutes=5)
-TRACK_MAX_TOKENS = 100_000_000
-TRACK_MAX_LATENCY_MS = 3_600_000
-TRACK_DEFAULT_HTTP_STATUS = {
-    UsageStatus.SUCCEEDED: 200,
-    UsageStatus.ACCEPTED: 202,
-    UsageStatus.INVALID_INPUT: 400,
-    UsageStatus.REJECTED: 429,
-    UsageStatus.UPSTREAM_ERROR: 502,
-    UsageStatus.TIMEOUT: 504,
-    UsageStatus.CLIENT_DISCONNECTED: 499,
-    UsageStatus.SERVER_ERROR: 500,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class TrackedCall:
-    """One call a creator's self-hosted model served, as reported to `/usage/track`."""
-
-    event_id: str
-    status: str
-    started_at: datetime
-    latency_ms: int
-    input_tokens: int = 0
-    output_tokens: int = 0
-    compute_ms: int = 0
-    ttfb_ms: int | None = None
-    version: str | None = None
-    http_status: int | None = None
-    error_code: str = ""
-    stream: bool = False
-    request_id: str = ""
-
-
-@dataclass(frozen=True)
-class TrackResult:
-    model: AIModel
-    received: int
-    recorded: int
-
-
-def _invalid(index: int, code: str, message: str, field: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"events[{index}]: {message}", code=code, details={"index": index, "field": field}
-    )
-
-
-def _tracked_call_check(index: int, call: TrackedCall, now: datetime) -> None:
-    """Range checks the schema cannot express, each with its own stable code."""
-    if not call.event_id or len(call.event_id) > 100 or not call.event_id.isprintable():
-        raise _invalid(
-            index, "invalid_event_id", "event_id must be 1 to 100 printable characters.", "event_id"
-        )
-    if call.status not in UsageStatus.values:
-        raise _invalid(index, "invalid_status", f"status must be one of {UsageStatus.values}.", "status")
-    for field in ("input_tokens", "output_tokens"):
-        if not 0 <= getattr(call, field) <= TRACK_MAX_TOKENS:
-            raise _invalid(index, "invalid_tokens", f"{field} must be 0 to {TRACK_MAX_TOKENS}.", field)
-    for field in ("latency_ms", "compute_ms", "ttfb_ms"):
-        value = getattr(call, field)
-        if value is not None and not 0 <= value <= TRACK_MAX_LATENCY_MS:
-            raise _invalid(index, "invalid_latency", f"{field} must be 0 to {TRACK_MAX_LATENCY_MS}.", field)
-    if call.ttfb_ms is not None and call.ttfb_ms > call.latency_ms:
-        raise _invalid(index, "invalid_latency", "ttfb_ms cannot exceed latency_ms.", "ttfb_ms")
-    if call.http_status is not None and not 100 <= call.http_status <= 599:
-        raise _invalid(index, "invalid_http_status", "http_status must be 100 to 599.", "http_status")
-    if timezone.is_naive(call.started_at):
-        raise _invalid(
-            index, "timestamp_without_timezone", "started_at needs a UTC offset (e.g. Z).", "started_at"
-        )
-    if call.started_at > now + TRACK_CLOCK_SKEW:
-        raise _invalid(index, "timestamp_in_future", "started_at is in the future.", "started_at")
-    if call.started_at < now - TRACK_MAX_AGE:
-        raise _invalid(
-            index, "timestamp_too_old", f"started_at is older than {TRACK_MAX_AGE.days} days.", "started_at"
-        )
-
-
-def _tracked_versions(actor: User, model: AIModel, calls: Sequence[TrackedCall]) -> dict[str, int]:
-    names = {call.version for call in calls if call.version}
-    if not names:
-        return {}
-    found = dict(
-        versions_visible_to(viewer=actor, model=model).filter(version__in=names).values_list("version", "pk")
-    )
-    for index, call in enumerate(calls):
-        if call.version and call.version not in found:
-            raise _invalid(
-                index, "unknown_version", f"{model.slug} has no version {call.version}.", "version"
-            )
-    return found
-
-
-def usage_events_track(
-    *, actor: User, model_slug: str, calls: Sequence[TrackedCall], now: datetime | None = None
-) -> TrackResult:
-    """Record calls a creator's self-hosted model served. Only the listing's creator (or catalog staff) may report
-    for it: a listing the actor cannot see is NotFound, someone else's is PermissionDenied. All calls are checked
-    before anything is written (one bad call: nothing recorded). Tracked calls have no buyer: they count in the
-    creator's analytics, not in anyone's usage, quota or `call_count`. Resending an event_id is harmless."""
-    model = model_get_for_editing(actor=actor, slug=model_slug)
-    if model.deleted_at is not None:
-        raise NotFound("No such model.", code="model_not_found")
-    now = now or timezone.now()
-    for index, call in enumerate(calls):
-        _tracked_call_check(index, call, now)
-    versions = _tracked_versions(actor, model, calls)
-    records = [
-        UsageRecord(
-            model_id=model.pk,
-            status=call.status,
-            started_at=call.started_at,
-            source=UsageSource.TRACK,
-            event_id=call.event_id,
-            version_id=versions.get(call.version or ""),
-            provider="self_hosted",
-            http_status=call.http_status or TRACK_DEFAULT_HTTP_STATUS[UsageStatus(call.status)],
-            error_code=call.error_code,
-            input_tokens=call.input_tokens,
-            output_tokens=call.output_tokens,
-            tokens_reported=True,
-            compute_ms=call.compute_ms,
-            ttfb_ms=call.ttfb_ms,
-            latency_ms=call.latency_ms,
-            stream=call.stream,
-            request_id=call.request_id,
-        )
-        for call in calls
-    ]
-    recorded = usage_events_record(records=records)
-    return TrackResult(model=model, received=len(calls), recorded=recorded)
-
-
-# --- Retention --------------------------------------------------------------------------------------------------
-
-PURGE_CHUNK = 10_000
-
-
-def usage_events_purge(*, started_before: datetime) -> int:
-    """Delete raw events that started before `started_before`, oldest first, in chunks of short transactions (the
-    gateway keeps writing meanwhile). Rollups are kept. Returns how many events were deleted."""
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(
-                UsageEvent.objects.filter(started_at__lt=started_before)
-                .order_by("started_at")
-                .values_list("pk", flat=True)[:PURGE_CHUNK]
-            )
-            if not ids:
-                return deleted
-            count, _ = UsageEvent.objects.filter(pk__in=ids).delete()
-        deleted += count
