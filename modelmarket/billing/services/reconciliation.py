@@ -3,7 +3,7 @@
 `payments_reconcile` reads back from Helio, for every active pay link, the transactions since it was last
 reconciled and (for subscription pay links) its subscriptions, and feeds whatever we have not recorded through the
 same code the webhooks use: `payments.payment_record` for payments, the renewal and ending paths of
-`services/subscriptions.py` for subscriptions. Everything it calls is idempotent per Helio transaction id, so a
+`services/subscriptions/` for subscriptions. Everything it calls is idempotent per Helio transaction id, so a
 run that overlaps a late webhook, or a second run, repairs nothing twice. A pay link whose reading fails (Helio
 down, a bad answer) is logged and counted, keeps its `reconciled_until`, and is read again next time; the
 others go on.

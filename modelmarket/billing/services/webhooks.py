@@ -416,7 +416,7 @@ def _payment_dispatch(event: WebhookEvent, transaction_object: dict[str, Any] | 
 
 
 def _subscription_dispatch(event: WebhookEvent, payload: dict[str, Any]) -> _Outcome:
-    """Subscription events are applied by `services/subscriptions.py`. `SubscriptionEventInvalid` (a payload that
+    """Subscription events are applied by `services/subscriptions/events.py`. `SubscriptionEventInvalid` (a payload that
     will never do) parks the event; any other exception (`SubscriptionNotReady`: RENEWED before STARTED) fails it
     and it is retried with backoff. The service may also mark the event parked or ignored (setting `event.status`
     and `event.last_error` in memory); otherwise the event is processed."""

@@ -1,5 +1,5 @@
 """The subscriptions clock: every five minutes, periods that ended enter grace or expire, grace that ran out
-expires, and buyers whose access ends soon are reminded (`services/subscriptions.py::subscriptions_advance`)."""
+expires, and buyers whose access ends soon are reminded (`services.subscriptions.lifecycle.subscriptions_advance`)."""
 
 from __future__ import annotations
 
