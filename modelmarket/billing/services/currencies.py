@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from modelmarket.billing.gateways.helio.client import HelioClient, HelioCurrency
+from modelmarket.billing.gateways.helio.client import HelioClient
+from modelmarket.billing.gateways.helio.payloads import HelioCurrency
 from modelmarket.billing.models import Chain, Currency
 from modelmarket.core.exceptions import UpstreamError
 

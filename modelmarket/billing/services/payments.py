@@ -20,7 +20,7 @@ from django.db import transaction as db_transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from modelmarket.billing.gateways.helio.client import HelioTransaction
+from modelmarket.billing.gateways.helio.payloads import HelioTransaction
 from modelmarket.billing.models import (
     Currency,
     Order,

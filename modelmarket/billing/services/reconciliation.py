@@ -21,7 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from modelmarket.accounts.models import User
-from modelmarket.billing.gateways.helio.client import HelioClient, HelioSubscription, HelioTransaction
+from modelmarket.billing.gateways.helio.client import HelioClient
+from modelmarket.billing.gateways.helio.payloads import HelioSubscription, HelioTransaction
 from modelmarket.billing.models import (
     Entitlement,
     HelioPaylink,

@@ -37,7 +37,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from modelmarket.billing.gateways.helio.client import HelioResponseError, transaction_from_payload
+from modelmarket.billing.gateways.helio.errors import HelioResponseError
+from modelmarket.billing.gateways.helio.payloads import transaction_from_payload
 from modelmarket.billing.models import (
     HelioWebhook,
     Payment,

@@ -13,15 +13,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from modelmarket.billing.gateways.helio.client import (
-    SUBSCRIPTION_WEBHOOK_EVENTS,
+from modelmarket.billing.gateways.helio.client import SUBSCRIPTION_WEBHOOK_EVENTS, HelioClient
+from modelmarket.billing.gateways.helio.errors import HelioNotConfigured, HelioRejected, HelioResponseError
+from modelmarket.billing.gateways.helio.payloads import (
     HelioCharge,
-    HelioClient,
     HelioCurrency,
-    HelioNotConfigured,
     HelioPaylink,
-    HelioRejected,
-    HelioResponseError,
     HelioTransaction,
     HelioWebhook,
     decode_additional_json,

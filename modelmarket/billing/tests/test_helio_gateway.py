@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from modelmarket.billing.gateways.helio import gateway as helio_gateway
-from modelmarket.billing.gateways.helio.client import HelioClient, decode_additional_json
+from modelmarket.billing.gateways.helio.client import HelioClient
 from modelmarket.billing.gateways.helio.gateway import HelioGateway, helio_page_url_allowed, request_amount
+from modelmarket.billing.gateways.helio.payloads import decode_additional_json
 from modelmarket.billing.models import (
     Currency,
     HelioPaylink,

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from modelmarket.billing.gateways.helio.client import transaction_from_payload
+from modelmarket.billing.gateways.helio.payloads import transaction_from_payload
 from modelmarket.billing.models import (
     AccountKind,
     Entitlement,

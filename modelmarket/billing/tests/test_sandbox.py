@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from modelmarket.accounts.tests.factories import make_user
-from modelmarket.billing.gateways.helio.client import transaction_from_payload
+from modelmarket.billing.gateways.helio.payloads import transaction_from_payload
 from modelmarket.billing.gateways.sandbox import (
     SandboxGateway,
     sandbox_delivery,

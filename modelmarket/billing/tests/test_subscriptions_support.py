@@ -11,7 +11,8 @@ from typing import Any
 
 from modelmarket.accounts.models import User
 from modelmarket.accounts.tests.factories import make_user
-from modelmarket.billing.gateways.helio.client import HelioClient, transaction_from_payload
+from modelmarket.billing.gateways.helio.client import HelioClient
+from modelmarket.billing.gateways.helio.payloads import transaction_from_payload
 from modelmarket.billing.models import (
     Entitlement,
     HelioPaylink,

@@ -25,7 +25,6 @@ import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -33,12 +32,28 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
-from modelmarket.core.exceptions import UpstreamError
+from modelmarket.billing.gateways.helio.errors import HelioNotConfigured, HelioRejected, HelioResponseError
+from modelmarket.billing.gateways.helio.payloads import (
+    HelioCharge,
+    HelioChargeStatus,
+    HelioCurrency,
+    HelioPaylink,
+    HelioSubscription,
+    HelioTransaction,
+    HelioWebhook,
+    currency_from_payload,
+    items_of,
+    object_of,
+    optional_str,
+    required_str,
+    subscription_from_payload,
+    transaction_from_payload,
+    webhook_from_payload,
+)
 from modelmarket.core.http import (
     RetryingClient,
     RetryPolicy,
     Timeouts,
-    UpstreamRejected,
     UpstreamUnavailable,
     make_http_client,
 )
@@ -61,97 +76,6 @@ DEFAULT_RENEWAL_REMINDERS = 3
 MAX_ATTEMPTS = 4
 TIME_BUDGET_SECONDS = 60.0
 CONNECT_TIMEOUT_SECONDS = 5.0
-
-
-# --- Errors -------------------------------------------------------------------------------------------------------
-class HelioResponseError(UpstreamError):
-    """Helio answered 2xx with something we cannot use: not JSON, or a required field missing or malformed."""
-
-    default_code = "helio_bad_response"
-    default_message = "Helio answered with a response we could not read."
-
-
-class HelioRejected(UpstreamRejected):
-    """Helio refused the request with a 4xx (never retried). `code` says which kind: `helio_unauthorized`
-    (401/403: wrong or missing keys), `helio_not_found` (404), `helio_rejected` (any other 4xx)."""
-
-    default_code = "helio_rejected"
-
-
-class HelioNotConfigured(UpstreamError):
-    default_code = "helio_not_configured"
-    default_message = (
-        "Helio is not configured: set HELIO_PUBLIC_KEY and HELIO_SECRET_KEY (and HELIO_WALLET_ID)."
-    )
-
-
-# --- Results ------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class HelioCurrency:
-    id: str
-    symbol: str
-    name: str | None
-    decimals: int
-    type: str | None
-    blockchain_name: str | None
-    blockchain_symbol: str | None
-    engine: str | None  # SOL | EVM | BTC
-
-
-@dataclass(frozen=True)
-class HelioPaylink:
-    id: str
-    pay_url: str
-
-
-@dataclass(frozen=True)
-class HelioCharge:
-    id: str
-    page_url: str
-
-
-@dataclass(frozen=True)
-class HelioTransaction:
-    id: str
-    paylink_id: str | None
-    status: str  # meta.transactionStatus: SUCCESS in Helio's examples; FAILED, PENDING seen in community code
-    amount_base_units: int  # meta.amount: net of `fee` in Helio's examples
-    total_amount_base_units: int | None
-    fee_base_units: int
-    signature: str | None
-    sender: str | None
-    currency_symbol: str | None
-    created_at: datetime | None
-    additional_json: dict[str, Any] | None
-    email: str | None
-
-
-@dataclass(frozen=True)
-class HelioChargeStatus:
-    id: str
-    paid: bool  # a transaction with status SUCCESS is attached
-    transaction: HelioTransaction | None
-
-
-@dataclass(frozen=True)
-class HelioWebhook:
-    """`shared_token` comes back once, from the create call (None from list and get); it is kept out of repr."""
-
-    id: str
-    shared_token: str | None = field(default=None, repr=False)
-    paylink_id: str | None = None
-    target_url: str | None = None
-    events: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class HelioSubscription:
-    id: str
-    status: str  # ACTIVE | EXPIRED
-    email: str | None
-    renewal_date: datetime | None
-    created_at: datetime | None
-    transaction_ids: tuple[str, ...]
 
 
 # --- Client -------------------------------------------------------------------------------------------------------
@@ -206,7 +130,7 @@ class HelioClient:
     def currencies(self) -> list[HelioCurrency]:
         """`GET /currency/all` (no authentication)."""
         payload = self._call("GET", "/currency/all", authenticated=False)
-        return [currency_from_payload(item) for item in _items(payload, what="currency list")]
+        return [currency_from_payload(item) for item in items_of(payload, what="currency list")]
 
     # --- Pay links ---
     def paylink_create(
@@ -242,8 +166,8 @@ class HelioClient:
             body["subscriptionDetails"] = _subscription_details(
                 subscription_interval, grace_period_days, renewal_reminders
             )
-        payload = _object(self._call("POST", "/paylink/create/api-key", body=body), what="pay link")
-        paylink_id = _required_str(payload, "id", what="pay link")
+        payload = object_of(self._call("POST", "/paylink/create/api-key", body=body), what="pay link")
+        paylink_id = required_str(payload, "id", what="pay link")
         return HelioPaylink(id=paylink_id, pay_url=self.pay_url(paylink_id))
 
     def paylink_update(
@@ -283,7 +207,7 @@ class HelioClient:
             f"/paylink/{_segment(paylink_id)}/transactions",
             params={"from": _iso(since), "to": _iso(until)},
         )
-        return [transaction_from_payload(item) for item in _items(payload, what="transaction list")]
+        return [transaction_from_payload(item) for item in items_of(payload, what="transaction list")]
 
     # --- Charges ---
     def charge_create(
@@ -309,23 +233,23 @@ class HelioClient:
         }
         if request_amount is not None:
             body["requestAmount"] = request_amount
-        payload = _object(self._call("POST", "/charge/api-key", body=body, idempotent=True), what="charge")
+        payload = object_of(self._call("POST", "/charge/api-key", body=body, idempotent=True), what="charge")
         return HelioCharge(
-            id=_required_str(payload, "id", what="charge"),
-            page_url=_required_str(payload, "pageUrl", what="charge"),
+            id=required_str(payload, "id", what="charge"),
+            page_url=required_str(payload, "pageUrl", what="charge"),
         )
 
     def charge_get(self, charge_id: str) -> HelioChargeStatus:
         """`GET /charge/{id}`; `paylinkTx` stays null until the buyer pays."""
-        payload = _object(self._call("GET", f"/charge/{_segment(charge_id)}"), what="charge")
+        payload = object_of(self._call("GET", f"/charge/{_segment(charge_id)}"), what="charge")
         raw_transaction = payload.get("paylinkTx")
         transaction = (
-            transaction_from_payload(_object(raw_transaction, what="charge transaction"))
+            transaction_from_payload(object_of(raw_transaction, what="charge transaction"))
             if raw_transaction is not None
             else None
         )
         return HelioChargeStatus(
-            id=_optional_str(payload, "id") or charge_id,
+            id=optional_str(payload, "id") or charge_id,
             paid=transaction is not None and transaction.status == "SUCCESS",
             transaction=transaction,
         )
@@ -339,7 +263,7 @@ class HelioClient:
             if error.upstream_status == 404:
                 return None
             raise
-        return transaction_from_payload(_object(payload, what="transaction"))
+        return transaction_from_payload(object_of(payload, what="transaction"))
 
     # --- Webhooks ---
     def webhook_create_transaction(self, *, paylink_id: str, target_url: str) -> HelioWebhook:
@@ -352,7 +276,7 @@ class HelioClient:
 
     def webhook_list(self, paylink_id: str, kind: WebhookKind = "transaction") -> list[HelioWebhook]:
         payload = self._call("GET", f"/webhook/paylink/{kind}", params={"paylinkId": paylink_id})
-        return [webhook_from_payload(item) for item in _items(payload, what="webhook list")]
+        return [webhook_from_payload(item) for item in items_of(payload, what="webhook list")]
 
     def webhook_delete(self, webhook_id: str, kind: WebhookKind) -> None:
         self._call("DELETE", f"/webhook/paylink/{kind}/{_segment(webhook_id)}")
@@ -361,7 +285,7 @@ class HelioClient:
         self, kind: WebhookKind, paylink_id: str, target_url: str, events: tuple[str, ...]
     ) -> HelioWebhook:
         body = {"paylinkId": paylink_id, "targetUrl": target_url, "events": list(events)}
-        payload = _object(self._call("POST", f"/webhook/paylink/{kind}", body=body), what="webhook")
+        payload = object_of(self._call("POST", f"/webhook/paylink/{kind}", body=body), what="webhook")
         webhook = webhook_from_payload(payload)
         if not webhook.shared_token:
             raise HelioResponseError(
@@ -373,11 +297,11 @@ class HelioClient:
     def subscriptions(self, *, paylink_id: str, email: str | None = None) -> list[HelioSubscription]:
         params = {"paylink": paylink_id, **({"email": email} if email else {})}
         payload = self._call("GET", "/subscriptions", params=params)
-        return [subscription_from_payload(item) for item in _items(payload, what="subscription list")]
+        return [subscription_from_payload(item) for item in items_of(payload, what="subscription list")]
 
     def subscription_get(self, subscription_id: str) -> HelioSubscription:
         payload = self._call("GET", f"/subscriptions/{_segment(subscription_id)}")
-        return subscription_from_payload(_object(payload, what="subscription"))
+        return subscription_from_payload(object_of(payload, what="subscription"))
 
     # --- Plumbing ---
     def _call(
@@ -436,173 +360,6 @@ class HelioClient:
             if secret:
                 text = text.replace(secret, "[redacted]")
         return text
-
-
-# --- Parsing ------------------------------------------------------------------------------------------------------
-def transaction_from_payload(obj: dict[str, Any]) -> HelioTransaction:
-    """A Helio transaction object (a webhook's `transactionObject`, a charge's `paylinkTx`, an item of the
-    transaction lists). Required: `id`, `meta.transactionStatus`, `meta.amount`; the rest may be missing."""
-    obj = _object(obj, what="transaction")
-    transaction_id = _required_str(obj, "id", what="transaction")
-    what = f"transaction {transaction_id}"
-    meta = _object(obj.get("meta"), what=f"{what} meta")
-    customer = _nested(meta, "customerDetails")
-    fee = _base_units(obj.get("fee"), field_name="fee", what=what)
-    amount = _base_units(meta.get("amount"), field_name="meta.amount", what=what)
-    if amount is None:
-        raise HelioResponseError(f"Helio's {what} has no meta.amount.")
-    return HelioTransaction(
-        id=transaction_id,
-        paylink_id=_optional_str(obj, "paylinkId"),
-        status=_required_str(meta, "transactionStatus", what=what),
-        amount_base_units=amount,
-        total_amount_base_units=_base_units(
-            meta.get("totalAmount"), field_name="meta.totalAmount", what=what
-        ),
-        fee_base_units=fee or 0,
-        signature=_optional_str(meta, "transactionSignature"),
-        sender=_optional_str(meta, "senderPK"),
-        currency_symbol=_currency_symbol(meta),
-        created_at=_parse_datetime(obj.get("createdAt")),
-        additional_json=decode_additional_json(customer.get("additionalJSON")),
-        email=_optional_str(customer, "email"),
-    )
-
-
-def decode_additional_json(value: Any) -> dict[str, Any] | None:
-    """`customerDetails.additionalJSON` as a dict. It is a JSON string, sometimes encoded twice (a JSON string
-    whose value is another JSON string): decode up to twice. Anything that does not end as a dict is None."""
-    for _ in range(3):  # the value as given, then up to two decodings
-        if isinstance(value, dict):
-            return value
-        if not isinstance(value, str):
-            return None
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    return None
-
-
-def currency_from_payload(obj: Any) -> HelioCurrency:
-    obj = _object(obj, what="currency")
-    what = f"currency {obj.get('id') or '(no id)'}"
-    decimals = obj.get("decimals")
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
-        raise HelioResponseError(f"Helio's {what} has no usable decimals.")
-    blockchain = _nested(obj, "blockchain")
-    engine = _nested(blockchain, "engine")
-    return HelioCurrency(
-        id=_required_str(obj, "id", what="currency"),
-        symbol=_required_str(obj, "symbol", what=what),
-        name=_optional_str(obj, "name"),
-        decimals=decimals,
-        type=_optional_str(obj, "type"),
-        blockchain_name=_optional_str(blockchain, "name"),
-        blockchain_symbol=_optional_str(blockchain, "symbol"),
-        engine=_optional_str(engine, "type"),
-    )
-
-
-def webhook_from_payload(obj: Any) -> HelioWebhook:
-    obj = _object(obj, what="webhook")
-    events = obj.get("events")
-    return HelioWebhook(
-        id=_required_str(obj, "id", what="webhook"),
-        shared_token=_optional_str(obj, "sharedToken"),
-        paylink_id=_optional_str(obj, "paylinkId") or _optional_str(obj, "paylink"),
-        target_url=_optional_str(obj, "targetUrl"),
-        events=tuple(str(event) for event in events) if isinstance(events, list) else (),
-    )
-
-
-def subscription_from_payload(obj: Any) -> HelioSubscription:
-    obj = _object(obj, what="subscription")
-    subscription_id = _required_str(obj, "id", what="subscription")
-    transactions = obj.get("transactions") if isinstance(obj.get("transactions"), list) else []
-    # Helio's docs show `transactions[...]` without saying whether it holds objects or ids: take either.
-    transaction_ids = [item.get("id") if isinstance(item, dict) else item for item in transactions]
-    return HelioSubscription(
-        id=subscription_id,
-        status=_required_str(obj, "status", what=f"subscription {subscription_id}"),
-        email=_optional_str(obj, "email"),
-        renewal_date=_parse_datetime(obj.get("renewalDate")),
-        created_at=_parse_datetime(obj.get("createdAt")),
-        transaction_ids=tuple(str(item) for item in transaction_ids if isinstance(item, str) and item),
-    )
-
-
-def _currency_symbol(meta: dict[str, Any]) -> str | None:
-    currency = meta.get("currency")
-    if isinstance(currency, dict):  # community code shows both a symbol and a currency object here
-        currency = currency.get("symbol")
-    if isinstance(currency, str) and currency:
-        return currency
-    token_quote = meta.get("tokenQuote")
-    return _optional_str(token_quote, "to") if isinstance(token_quote, dict) else None
-
-
-def _nested(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """An optional nested object: {} when missing or not an object."""
-    value = obj.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _object(value: Any, *, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise HelioResponseError(f"Helio's {what} is not a JSON object.")
-    return value
-
-
-def _items(payload: Any, *, what: str) -> list[Any]:
-    """A list answer: a bare JSON array, or (defensively) an object wrapping one under a usual key."""
-    if isinstance(payload, dict):
-        payload = next(
-            (payload[key] for key in ("data", "results", "items") if isinstance(payload.get(key), list)),
-            payload,
-        )
-    if not isinstance(payload, list):
-        raise HelioResponseError(f"Helio's {what} is not a JSON array.")
-    return payload
-
-
-def _required_str(obj: Mapping[str, Any], key: str, *, what: str) -> str:
-    value = _optional_str(obj, key)
-    if value is None:
-        raise HelioResponseError(f"Helio's {what} has no {key}.")
-    return value
-
-
-def _optional_str(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if isinstance(value, bool) or value is None or value == "":
-        return None
-    return str(value) if isinstance(value, str | int) else None
-
-
-def _base_units(value: Any, *, field_name: str, what: str) -> int | None:
-    """An amount in base units: Helio sends integer strings ("98000"); a plain integer is accepted too.
-    Missing is None; anything else (decimals, negatives, text) is a bad response, never a guess."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise HelioResponseError(f"Helio's {what} has a {field_name} that is not an integer amount.")
-
-
-def _parse_datetime(value: Any) -> datetime | None:
-    """ISO-8601 (with Z or an offset; naive means UTC) or epoch milliseconds; None when absent or unreadable."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _iso(moment: datetime) -> str:

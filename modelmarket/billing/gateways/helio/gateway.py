@@ -21,12 +21,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from modelmarket.billing.gateways.base import Checkout
-from modelmarket.billing.gateways.helio.client import (
-    HelioClient,
-    HelioResponseError,
-    SubscriptionInterval,
-    WebhookKind,
-)
+from modelmarket.billing.gateways.helio.client import HelioClient, SubscriptionInterval, WebhookKind
+from modelmarket.billing.gateways.helio.errors import HelioResponseError
 from modelmarket.billing.models import (
     Currency,
     HelioPaylink,

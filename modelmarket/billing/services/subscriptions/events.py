@@ -29,11 +29,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from modelmarket.billing.gateways.helio.client import (
-    HelioResponseError,
-    HelioTransaction,
-    transaction_from_payload,
-)
+from modelmarket.billing.gateways.helio.errors import HelioResponseError
+from modelmarket.billing.gateways.helio.payloads import HelioTransaction, transaction_from_payload
 from modelmarket.billing.models import (
     Currency,
     Entitlement,
