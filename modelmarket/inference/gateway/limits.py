@@ -128,11 +128,11 @@ class TokenTally:
         return cls(str(data["bucket"]), int(data["period_start"]), int(data["period_end"]))
 
 
-def token_tally(*, user_id: int, model_id: int, grant: Grant, now: float | None = None) -> TokenTally | None:
-    """The tally a call's tokens go to; None when its plan has no token quota."""
+def token_tally(*, user_id: int, model_id: int, grant: Grant) -> TokenTally | None:
+    """The tally a call's tokens go to (the quota period running now); None when its plan has no token quota."""
     if not grant.token_quota:
         return None
-    period_start, period_end = period_bounds(grant.quota_period, time.time() if now is None else now)
+    period_start, period_end = period_bounds(grant.quota_period, time.time())
     return TokenTally(f"{user_id}:{model_id}", period_start, period_end)
 
 
