@@ -58,32 +58,34 @@ return 1
 """
 
 
+def charged_minor(price: Price, *, reserved_minor: int, status: str, usage: Usage) -> int:
+    """What a call that ended with `status` after using `usage` costs: nothing unless it is charged
+    (`usage.events.is_charged`), and never more than was reserved for it (the reservation bounds what the caller
+    agreed to risk)."""
+    if not is_charged(status, output_tokens=usage.output_tokens):
+        return 0
+    return min(price.cost_minor(usage), reserved_minor)
+
+
 @dataclass(frozen=True, slots=True)
 class JobReservation:
     """The credit a pay-as-you-go call reserved, held by the long job (202) the call became until the job ends: the
-    price at the time of the call, the amount, and where it is held (Redis' pending credit or the wallet's
-    `held_minor`). Kept with the job as JSON."""
+    price at the time of the call and the amount (held where the gateway holds credit: Redis' pending credit when
+    Redis is configured and the currency fits, else the wallet's `held_minor`). Kept with the job as JSON."""
 
     price: Price
     reserved_minor: int
-    in_redis: bool
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "price": self.price.as_json(),
-            "reserved_minor": self.reserved_minor,
-            "in_redis": self.in_redis,
-        }
+        return {"price": self.price.as_json(), "reserved_minor": self.reserved_minor}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobReservation:
-        return cls(Price.from_json(data["price"]), int(data["reserved_minor"]), bool(data["in_redis"]))
+        return cls(Price.from_json(data["price"]), int(data["reserved_minor"]))
 
     def cost_minor(self, status: str, usage: Usage) -> int:
-        """What the job costs, as any call that ended so (a failed one nothing), never more than was reserved."""
-        if not is_charged(status, output_tokens=usage.output_tokens):
-            return 0
-        return min(self.price.cost_minor(usage), self.reserved_minor)
+        """What the job costs: as any call that ended so."""
+        return charged_minor(self.price, reserved_minor=self.reserved_minor, status=status, usage=usage)
 
 
 def worst_case_usage(*, input_bytes: int, max_output_tokens: Any, seconds: float) -> Usage:
@@ -236,13 +238,12 @@ def job_usage_write(record: UsageRecord, reservation: JobReservation | None, *, 
     """A long job's end, in the caller's transaction: its usage event and cost, booked as any call's
     (`usage_and_charges_write`; `record.cost_minor` from `JobReservation.cost_minor`), and what the reservation held
     beyond that cost given back (from Redis once the transaction commits)."""
-    in_redis = reservation is not None and reservation.in_redis
-    usage_and_charges_write([record], redis_url=redis_url if in_redis else "")
+    usage_and_charges_write([record], redis_url=redis_url)
     unused = reservation.reserved_minor - record.cost_minor if reservation is not None else 0
     if reservation is None or unused <= 0:
         return
     account_id = reservation.price.wallet_account_id
-    if in_redis:
+    if redis_url and reservation.price.decimals <= REDIS_MAX_DECIMALS:
         transaction.on_commit(lambda: _redis_release(redis_url, [(account_id, unused)]))
     else:
         credit_release(account_id=account_id, amount_minor=unused)

@@ -33,14 +33,14 @@ from modelmarket.core.exceptions import (
     RateLimited,
 )
 from modelmarket.inference.entitlements import Grant
-from modelmarket.inference.gateway.credit import CreditReserver, JobReservation, uses_redis
+from modelmarket.inference.gateway.credit import CreditReserver, JobReservation, charged_minor
 from modelmarket.inference.gateway.directory import Directory
 from modelmarket.inference.gateway.limits import Admission, Limiter, TokenTally, token_tally
 from modelmarket.inference.gateway.metering import UsageMeter
 from modelmarket.inference.gateway.reliability import CircuitBreakers
 from modelmarket.inference.providers.base import CallContext, ProviderError, Target, Usage
 from modelmarket.inference.selectors import Listing
-from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus, is_charged
+from modelmarket.usage.events import UsageRecord, UsageSource, UsageStatus
 
 logger = logging.getLogger(__name__)
 
@@ -142,9 +142,10 @@ class Call:
         self.finished = True
         usage = usage or Usage()
         price = self.grant.price if self.grant else None
-        if price is not None and is_charged(status, output_tokens=usage.output_tokens):
-            # Never more than was reserved: the reservation bounds what the caller agreed to risk.
-            self.cost_minor = min(price.cost_minor(usage), self.reserved_minor)
+        if price is not None:
+            self.cost_minor = charged_minor(
+                price, reserved_minor=self.reserved_minor, status=status, usage=usage
+            )
         if price is not None and self.reserved_minor:
             self.gateway.credit.settle(price, reserved_minor=self.reserved_minor, cost_minor=self.cost_minor)
         self.gateway.meter.record(
@@ -185,11 +186,7 @@ class Call:
         price = self.grant.price if self.grant else None
         if price is None or not self.reserved_minor:
             return None
-        return JobReservation(
-            price=price,
-            reserved_minor=self.reserved_minor,
-            in_redis=uses_redis(self.gateway.redis, price),
-        )
+        return JobReservation(price=price, reserved_minor=self.reserved_minor)
 
     def job_token_tally(self) -> TokenTally | None:
         """Where the long job this call became counts its tokens when it ends (None: no token quota)."""
